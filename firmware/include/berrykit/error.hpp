@@ -1,0 +1,38 @@
+// berrykit — errors.
+//
+// Every failure in the core is a berrykit::Error with a code. The message is written for a
+// 10-year-old: it says what is wrong, names the part or line, and says what to do. The Python
+// package turns each code into an exception that also subclasses the matching builtin (a bad value
+// is a ValueError too), so `except ValueError:` in a beginner's script works.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace berrykit {
+
+enum class ErrorCode {
+    unknown_part,  // no part or line by that name on this board
+    part_in_use,   // the line is already claimed by someone else
+    bad_value,     // a value out of range (brightness 2, negative time)
+    wrong_type,    // a value of the wrong kind ("on" where a number goes), or a part of another type
+    closed,        // a device used again after close()
+    sensor,        // a sensor is missing, unreadable, or gave no answer
+    board,         // a board definition file is invalid
+    gpio,          // the GPIO hardware or kernel refused a request
+    unsupported,   // this build or backend cannot do that
+};
+
+// The code's stable name, used by the Python package and the local API ("part_in_use").
+const char* to_string(ErrorCode code) noexcept;
+
+class Error : public std::runtime_error {
+public:
+    Error(ErrorCode code, const std::string& message);
+    ErrorCode code() const noexcept { return code_; }
+
+private:
+    ErrorCode code_;
+};
+
+}  // namespace berrykit

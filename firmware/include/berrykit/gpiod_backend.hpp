@@ -1,0 +1,45 @@
+// berrykit — the libgpiod backend (a real Raspberry Pi, or any Linux GPIO chip).
+//
+// Lines are found by name ("GPIO17") on whichever /dev/gpiochipN has them — the Pi 5 moved its
+// header from chip 4 to chip 0, names did not move. Outputs are requested with their initial
+// level, inputs with bias and edge events; edges are read from the line's event fd by the event
+// loop (no polling) and carry the kernel's CLOCK_MONOTONIC timestamp. Every libgpiod failure
+// becomes one Error(gpio) whose message names the part and the line, in gpiod_error().
+//
+// Two sources implement it: gpiod_backend_v1.cpp (libgpiod 1.6, Bookworm) and, later,
+// gpiod_backend_v2.cpp (libgpiod 2.x, Trixie). CMake compiles the one FindLibgpiod detects.
+#pragma once
+
+#include "berrykit/backend.hpp"
+#include "berrykit/error.hpp"
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace berrykit {
+
+struct GpiodOptions {
+    std::string consumer = "berrykit";          // shown by gpioinfo as the line's user
+    std::filesystem::path dev_root = "/dev";    // where gpiochipN devices are
+    std::filesystem::path sysfs_root = "/sys";  // for the 1-Wire and IIO sensors
+};
+
+// True when this build has a libgpiod backend; the API it was built for (1 or 2, 0 for none).
+bool gpiod_backend_built() noexcept;
+int gpiod_api_version() noexcept;
+
+// True when `dev_root` holds at least one gpiochip device (what "this machine has GPIO" means).
+bool gpio_chips_present(const std::filesystem::path& dev_root = "/dev");
+
+// Opens the backend. Throws Error(unsupported) when built without libgpiod, and Error(gpio)
+// when there is no GPIO chip to open.
+std::unique_ptr<Backend> make_gpiod_backend(const GpiodOptions& options = {});
+
+// The one place an errno from libgpiod becomes an Error: `action` is what we tried ("claim",
+// "set", "read"), `owner` the part ("the LED 'red'"). EBUSY becomes part_in_use ("used by another
+// program"), EACCES/EPERM says to join the gpio group, EINVAL names the request.
+Error gpiod_error(int errnum, std::string_view action, std::string_view line, std::string_view owner);
+
+}  // namespace berrykit

@@ -27,6 +27,7 @@ void EventQueue::push(const DeviceEvent& event) {
             ++dropped_;
         }
         events_.push_back(event);
+        ++pushed_;
     }
     ready_.notify_one();
 }
@@ -66,6 +67,15 @@ std::size_t EventQueue::size() const {
 std::uint64_t EventQueue::dropped() const {
     std::lock_guard guard(mutex_);
     return dropped_;
+}
+
+}  // namespace berrykit
+
+namespace berrykit {
+
+std::uint64_t EventQueue::pushed() const {
+    std::lock_guard guard(mutex_);
+    return pushed_;
 }
 
 }  // namespace berrykit

@@ -241,17 +241,33 @@ std::shared_ptr<DistanceSensor> Kit::open_distance_sensor(const PartRef& ref, Di
                                             resolve(ref, {PartType::distance_sensor}, "distance sensor"), options);
 }
 
+PartBinding Kit::bind_lines(PartType type, const std::string& kind, const std::map<std::string, int>& pins) const {
+    PartBinding binding;
+    std::string names;
+    for (const auto& [role, bcm] : pins) {
+        binding.lines[role] = backend_->find_line(bcm);
+        names += (names.empty() ? "" : ", ") + binding.lines[role].name;
+    }
+    binding.part = binding.lines.begin()->second.name;
+    binding.description = "the " + kind + " on " + names;
+    binding.def = bare_part_def(type);
+    binding.def.name = binding.part;
+    for (const auto& [role, line] : binding.lines) binding.def.lines[role] = line.name;
+    return binding;
+}
+
 std::shared_ptr<DistanceSensor> Kit::open_distance_sensor(int echo, int trigger, DistanceSensor::Options options) {
     require_open(closed_);
-    PartBinding binding;
-    binding.lines["echo"] = backend_->find_line(echo);
-    binding.lines["trigger"] = backend_->find_line(trigger);
-    binding.part = binding.lines["echo"].name;
-    binding.description = "the distance sensor on " + binding.lines["trigger"].name + " and " + binding.part;
-    binding.def = bare_part_def(PartType::distance_sensor);
-    binding.def.name = binding.part;
-    binding.def.lines = {{"echo", binding.lines["echo"].name}, {"trigger", binding.lines["trigger"].name}};
-    return std::make_shared<DistanceSensor>(shared_from_this(), std::move(binding), options);
+    return std::make_shared<DistanceSensor>(
+        shared_from_this(),
+        bind_lines(PartType::distance_sensor, "distance sensor", {{"echo", echo}, {"trigger", trigger}}), options);
+}
+
+std::shared_ptr<RgbLed> Kit::open_rgb_led(int red, int green, int blue, RgbLed::Options options) {
+    require_open(closed_);
+    return std::make_shared<RgbLed>(
+        shared_from_this(), bind_lines(PartType::rgb_led, "RGB LED", {{"red", red}, {"green", green}, {"blue", blue}}),
+        options);
 }
 
 std::shared_ptr<TemperatureSensor> Kit::open_temperature_sensor(const PartRef& ref) {

@@ -49,6 +49,8 @@ public:
     bool is_closed() const;
     std::size_t size() const;
     std::uint64_t dropped() const;
+    // Every event ever pushed (a consumer that counts what it handled can tell when it caught up).
+    std::uint64_t pushed() const;
 
 private:
     mutable std::mutex mutex_;
@@ -56,6 +58,7 @@ private:
     std::deque<DeviceEvent> events_;
     std::size_t capacity_;
     std::uint64_t dropped_ = 0;
+    std::uint64_t pushed_ = 0;
     bool closed_ = false;
 };
 

@@ -67,6 +67,8 @@ public:
     std::shared_ptr<DigitalOutputDevice> open_buzzer(const PartRef& ref, DigitalOutputDevice::Options options);
     std::shared_ptr<PwmOutputDevice> open_pwm_led(const PartRef& ref, PwmOutputDevice::Options options);
     std::shared_ptr<RgbLed> open_rgb_led(const PartRef& ref, RgbLed::Options options);
+    // An RGB LED on three BCM numbers.
+    std::shared_ptr<RgbLed> open_rgb_led(int red, int green, int blue, RgbLed::Options options);
     std::shared_ptr<Button> open_button(const PartRef& ref, Button::Options options);
     std::shared_ptr<MotionSensor> open_motion_sensor(const PartRef& ref, DigitalInputDevice::Options options);
     std::shared_ptr<LightSensor> open_light_sensor(const PartRef& ref, LightSensor::Options options);
@@ -116,6 +118,7 @@ private:
     SimBackend& require_sim(const char* what);
     const PartDef& sim_part(const std::string& part, std::initializer_list<PartType> types, const char* what) const;
     void wire_simulated_circuits();
+    PartBinding bind_lines(PartType type, const std::string& kind, const std::map<std::string, int>& pins) const;
 
     KitOptions options_;
     std::unique_ptr<Backend> backend_;

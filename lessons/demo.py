@@ -1,0 +1,62 @@
+"""The berrykit demo: a classroom lesson on the simulated board, drawn in the terminal.
+
+The traffic lights run their sequence, a (simulated) kid presses the button to ask to cross,
+the buzzer beeps and the RGB LED fades through colours. Runs for 20 seconds, or Ctrl+C.
+
+    python3 lessons/demo.py [seconds]
+"""
+import os
+import sys
+import threading
+import time
+
+os.environ.setdefault("BERRYKIT_BOARD", "sim")
+
+from berrykit import RGBLED, Button, Buzzer, TrafficLights, TemperatureSensor, sim  # noqa: E402
+from berrykit.terminal import BoardView  # noqa: E402
+
+seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 20.0
+
+lights = TrafficLights("red", "amber", "green")
+button = Button("button")
+buzzer = Buzzer("buzzer")
+rgb = RGBLED("rgb")
+crossing = threading.Event()
+
+
+def ask_to_cross():
+    print("\n  [button] someone wants to cross!" if not sys.stdout.isatty() else "", end="")
+    crossing.set()
+
+
+button.when_pressed = ask_to_cross
+rgb.pulse(fade_in_time=1, fade_out_time=1, on_color=(0, 0.4, 1))
+
+view = BoardView().start()
+print(f"berrykit demo on the simulated board ({seconds:g} s, Ctrl+C to stop). "
+      f"It is {TemperatureSensor().temperature:.1f} °C in the classroom.")
+
+# A kid presses the button now and then.
+presser = threading.Timer(3.0, lambda: (sim.press("button"), time.sleep(0.2), sim.release("button")))
+presser.daemon = True
+presser.start()
+
+end = time.monotonic() + seconds
+try:
+    while time.monotonic() < end:
+        lights.value = (0, 0, 1)           # green: cars go
+        crossing.wait(timeout=min(4, max(0, end - time.monotonic())))
+        lights.value = (0, 1, 0)           # amber
+        time.sleep(1)
+        lights.value = (1, 0, 0)           # red: people cross
+        if crossing.is_set():
+            buzzer.beep(0.1, 0.4, n=4)
+            crossing.clear()
+        time.sleep(2)
+        lights.value = (1, 1, 0)           # red and amber
+        time.sleep(1)
+except KeyboardInterrupt:
+    pass
+finally:
+    view.stop()
+    print(f"done: the red light changed {len(sim.history('red')) - 1} times.")

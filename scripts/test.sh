@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every berrykit test: installs what is needed, builds, then one ctest run (C++ unit tests,
+# Python tests, the installed-package check), then the C++ unit tests again under AddressSanitizer
+# + UndefinedBehaviorSanitizer and ThreadSanitizer. Exits non-zero on any failure.
+#   BERRYKIT_SANITIZERS=0  skips the sanitizer builds (quicker while developing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export BERRYKIT_BOARD=sim   # tests never touch real GPIO, even on a Pi
+
+bash scripts/build.sh -DBERRYKIT_TEST_INSTALLED=ON
+ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
+
+if [ "${BERRYKIT_SANITIZERS:-1}" != 0 ]; then
+  for san in "address;undefined" "thread"; do
+    dir="build-san-${san%%;*}"
+    echo "test: C++ unit tests with -fsanitize=${san}"
+    cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=Debug -DBERRYKIT_SANITIZE="$san" \
+      -DBERRYKIT_BUILD_PYTHON=OFF -DBERRYKIT_BUILD_BENCH=OFF \
+      $(command -v ccache >/dev/null && echo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache) >/dev/null
+    cmake --build "$dir" -j "$(nproc)"
+    TSAN_OPTIONS="halt_on_error=1" ASAN_OPTIONS="detect_leaks=1" UBSAN_OPTIONS="print_stacktrace=1" \
+      ctest --test-dir "$dir" --output-on-failure -j "$(nproc)" --timeout 300 -L cpp
+  done
+fi

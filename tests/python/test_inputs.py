@@ -1,0 +1,178 @@
+"""Buttons and motion sensors: callbacks, hold, debounce and waiting, on the simulated board."""
+import threading
+
+import pytest
+
+from berrykit import LED, Button, MotionSensor, sim
+
+
+def test_the_kids_first_script_works():
+    red = LED("red")
+    button = Button("button")
+    button.when_pressed = red.toggle
+    sim.press("button")
+    assert red.is_lit
+    sim.release("button")
+    sim.press("button")
+    assert not red.is_lit
+    assert [v for t, v in sim.history("red")] == [0.0, 1.0, 0.0]
+
+
+def test_press_and_release_callbacks_get_the_button_when_they_take_one_argument():
+    button = Button("button")
+    seen = []
+    button.when_pressed = lambda b: seen.append(("pressed", b))
+    button.when_released = lambda: seen.append(("released", None))
+    sim.press("button")
+    assert button.is_pressed and button.value == 1
+    sim.release("button")
+    assert not button.is_pressed
+    assert seen == [("pressed", button), ("released", None)]
+
+
+def test_button_is_pulled_up_so_a_press_drives_its_line_low():
+    Button("button")
+    sim.press("button")
+    assert sim.history("button")[-1][1] == 0.0
+    sim.release("button")
+    assert sim.history("button")[-1][1] == 1.0
+
+
+def test_when_held_after_hold_time_and_repeat():
+    button = Button("button2", hold_time=0.5, hold_repeat=True)
+    held = []
+    button.when_held = lambda: held.append(sim.now())
+    sim.press("button2")
+    sim.advance(0.4)
+    assert held == [] and not button.is_held
+    sim.advance(0.2)
+    assert held == [0.5] and button.is_held
+    sim.advance(1.0)
+    assert held == [0.5, 1.0, 1.5]
+    sim.release("button2")
+    sim.advance(2)
+    assert held == [0.5, 1.0, 1.5]
+
+
+def test_sim_hold_presses_then_releases_on_the_clock():
+    button = Button("button")
+    events = []
+    button.when_pressed = lambda: events.append(("pressed", sim.now()))
+    button.when_released = lambda: events.append(("released", sim.now()))
+    button.when_held = lambda: events.append(("held", sim.now()))
+    sim.hold("button", 1.5)
+    sim.advance(2)
+    assert events == [("pressed", 0.0), ("held", 1.0), ("released", 1.5)]
+
+
+def test_bouncy_button_gives_one_press():
+    button = Button("button", bounce_time=0.05)
+    presses = []
+    button.when_pressed = lambda: presses.append(sim.now())
+    for _ in range(5):  # contacts bouncing for a few milliseconds
+        sim.press("button")
+        sim.advance(0.002)
+        sim.release("button")
+        sim.advance(0.002)
+    sim.press("button")
+    sim.advance(0.2)
+    assert presses == [0.0]
+    assert button.is_pressed
+
+
+def test_without_bounce_time_every_edge_counts():
+    button = Button("button", bounce_time=0)
+    presses = []
+    button.when_pressed = lambda: presses.append(1)
+    for _ in range(3):
+        sim.press("button")
+        sim.release("button")
+    assert len(presses) == 3
+
+
+def test_wait_for_press_returns_when_pressed_from_another_thread(real_clock_board):
+    button = Button("button")
+    timer = threading.Timer(0.05, sim.press, args=("button",))
+    timer.start()
+    assert button.wait_for_press(timeout=5)
+    timer.join()
+
+
+def test_wait_for_press_times_out(real_clock_board):
+    button = Button("button")
+    assert button.wait_for_press(timeout=0.05) is False
+
+
+def test_wait_for_press_timeout_follows_the_manual_clock():
+    button = Button("button")
+    result = []
+    t = threading.Thread(target=lambda: result.append(button.wait_for_press(timeout=1)))
+    t.start()
+    sim.advance(0.5)
+    t.join(0.2)
+    assert t.is_alive()  # half a second of board time is not enough
+    sim.advance(0.6)
+    t.join(5)
+    assert result == [False]
+
+
+def test_callbacks_run_on_their_own_thread_in_order(real_clock_board):
+    button = Button("button")
+    threads, order = set(), []
+    done = threading.Event()
+
+    def pressed():
+        threads.add(threading.current_thread().name)
+        order.append("p")
+
+    def released():
+        order.append("r")
+        if len(order) == 6:
+            done.set()
+
+    button.when_pressed = pressed
+    button.when_released = released
+    for _ in range(3):
+        sim.press("button")
+        sim.release("button")
+    assert done.wait(5)
+    assert order == ["p", "r"] * 3
+    assert threads == {"berrykit-callbacks"}
+
+
+def test_a_failing_callback_does_not_stop_the_others(capsys):
+    button = Button("button")
+    seen = []
+    button.when_pressed = lambda: 1 / 0
+    button.when_released = lambda: seen.append("released")
+    sim.press("button")
+    sim.release("button")
+    assert seen == ["released"]
+    assert "ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_callback_none_removes_it():
+    button = Button("button")
+    seen = []
+    button.when_pressed = lambda: seen.append(1)
+    assert button.when_pressed is not None
+    button.when_pressed = None
+    sim.press("button")
+    assert seen == []
+
+
+def test_motion_sensor():
+    pir = MotionSensor("motion")
+    seen = []
+    pir.when_motion = lambda: seen.append(("motion", sim.now()))
+    pir.when_no_motion = lambda: seen.append(("still", sim.now()))
+    assert not pir.motion_detected
+    sim.trigger_motion("motion", 3)
+    assert pir.motion_detected
+    sim.advance(5)
+    assert seen == [("motion", 0.0), ("still", 3.0)]
+
+
+def test_pressing_a_led_is_an_error():
+    with pytest.raises(TypeError):
+        sim.press("red")

@@ -3,6 +3,7 @@
 #include "berrykit/error.hpp"
 
 #include <cmath>
+#include <cstdio>
 #include <ctime>
 #include <string>
 
@@ -12,7 +13,16 @@ Nanos from_seconds(double seconds) {
     if (!std::isfinite(seconds)) {
         throw Error(ErrorCode::bad_value, "a time must be a number of seconds, got " + std::to_string(seconds));
     }
-    return Nanos{static_cast<std::int64_t>(std::llround(seconds * 1e9))};
+    // Nanos holds about 292 years; past that llround's result is undefined (in practice the most
+    // negative number), so a kid's blink(1e12) would become a time in the past.
+    const double nanos = seconds * 1e9;
+    if (std::fabs(nanos) >= 9.2e18) {
+        char shown[32];
+        std::snprintf(shown, sizeof shown, "%g", seconds);
+        throw Error(ErrorCode::bad_value, std::string("a time of ") + shown +
+                                              " seconds is too long: use at most 9000000000 seconds (285 years)");
+    }
+    return Nanos{static_cast<std::int64_t>(std::llround(nanos))};
 }
 
 double to_seconds(Nanos t) noexcept { return static_cast<double>(t.count()) / 1e9; }

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 
 namespace berrykit {
@@ -89,6 +90,19 @@ void EventLoop::run() {
             [[maybe_unused]] const auto r = ::read(wake_fd_, &count, sizeof count);
         }
         for (std::size_t i = 1; i < fds.size(); ++i) {
+            if (fds[i].revents & POLLNVAL) {
+                // Closed without unwatch(): poll would report it at once on every turn, a busy loop.
+                std::lock_guard guard(lock_);
+                const auto dropped = std::erase_if(watches_, [&](const Watch& w) { return w.id == ids[i]; });
+                if (dropped != 0) {
+                    // A programming mistake, reported the way a failing callback is.
+                    run_guarded([fd = fds[i].fd] {
+                        throw std::logic_error("the event loop stopped watching descriptor " +
+                                               std::to_string(fd) + ": it was closed while still watched");
+                    });
+                }
+                continue;
+            }
             if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
             std::lock_guard guard(lock_);
             // Find the watch again: an earlier callback may have removed it.

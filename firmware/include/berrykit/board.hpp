@@ -81,6 +81,10 @@ bool is_header_line(std::string_view name) noexcept;
 BoardDefinition parse_board(std::string_view json_text, const std::string& file);
 BoardDefinition load_board(const std::filesystem::path& file);
 
+// The names of the boards ("classroom", "starter") in `search_dirs`: every "<name>.json", sorted,
+// each once. Folders that do not exist are skipped.
+std::vector<std::string> list_boards(const std::vector<std::filesystem::path>& search_dirs);
+
 // Finds a board by name ("classroom") in `search_dirs` ("<dir>/<name>.json"), or by path if it
 // contains a '/' or ends in ".json". Throws Error(board) listing the boards that exist.
 std::filesystem::path find_board(std::string_view name_or_path,

@@ -27,6 +27,8 @@ public:
     EventLoop& operator=(const EventLoop&) = delete;
 
     // Calls `on_readable` (under the board lock) whenever `fd` has data. Safe from any thread.
+    // Unwatch before closing `fd`: a descriptor closed while watched is dropped and reported to
+    // the error handler.
     WatchId watch(int fd, std::function<void()> on_readable);
     void unwatch(WatchId id);
 

@@ -206,7 +206,7 @@ std::string require_line(const Json& value, const Place& where) {
     const std::string line = require_string(value, where, "\"GPIO17\"");
     if (is_header_line(line)) return line;
     std::string message = (line.empty() ? std::string("an empty name") : shown(line)) +
-                          " is not a line on the Raspberry Pi's header (use GPIO0 to GPIO27)";
+                          " is not a line on the Raspberry Pi's header (use GPIO2 to GPIO27)";
     if (const auto guess = guess_line(line)) {
         message += ": did you mean " + *guess + "? Line names are written in capitals with no leading zero";
     }
@@ -501,7 +501,9 @@ bool is_header_line(std::string_view name) noexcept {
     if (!std::all_of(digits.begin(), digits.end(), [](char c) { return c >= '0' && c <= '9'; })) return false;
     if (digits.size() == 2 && digits[0] == '0') return false;
     const int number = digits.size() == 1 ? digits[0] - '0' : (digits[0] - '0') * 10 + (digits[1] - '0');
-    return number <= 27;
+    // GPIO0 and GPIO1 are on the header but belong to the HAT ID EEPROM (the kernel names them
+    // ID_SDA and ID_SCL), so no kit part may use them.
+    return number >= 2 && number <= 27;
 }
 
 BoardDefinition parse_board(std::string_view json_text, const std::string& file) {

@@ -152,7 +152,7 @@ TEST_CASE("defaults and optional fields are read") {
             "pir":    {"type": "motion_sensor", "line": "GPIO9", "pull": "up", "bounce_time": 1},
             "probe":  {"type": "ds18b20", "line": "GPIO10", "device": "28-0316a2795dff"},
             "hot":    {"type": "dht11", "line": "GPIO11", "device": "iio:device0"},
-            "first":  {"type": "led", "line": "GPIO0"}
+            "first":  {"type": "led", "line": "GPIO2"}
         }
     })",
                                    "kit.json");
@@ -168,7 +168,7 @@ TEST_CASE("defaults and optional fields are read") {
     CHECK(board.find("pir")->bounce_time == 1.0);
     CHECK(board.find("probe")->device == "28-0316a2795dff");
     CHECK(board.find("hot")->device == "iio:device0");
-    CHECK(board.find("first")->line() == "GPIO0");
+    CHECK(board.find("first")->line() == "GPIO2");
     // Order as written, not alphabetical.
     CHECK(board.parts.front().name == "lamp");
     CHECK(board.parts.back().name == "first");
@@ -178,7 +178,7 @@ TEST_CASE("a line that is not on the header is refused") {
     const auto message = board_error(one_part(R"({"type": "led", "line": "GPIO99"})"));
     check_names(message, "red", "line");
     CHECK_THAT(message, Catch::Contains("GPIO99 is not a line on the Raspberry Pi's header") &&
-                            Catch::Contains("GPIO0 to GPIO27"));
+                            Catch::Contains("GPIO2 to GPIO27"));
 
     for (const char* line : {"gpio17", "GPIO017", "17", "GPIO28", "GPIO-1", "", "GPIO", "PIN11"}) {
         INFO(line);
@@ -469,10 +469,10 @@ TEST_CASE("find_board finds a board by name or by path, and lists the boards whe
     }
 }
 
-TEST_CASE("only GPIO0 to GPIO27, written exactly, are header lines") {
-    for (int n = 0; n <= 27; ++n) CHECK(is_header_line("GPIO" + std::to_string(n)));
+TEST_CASE("only GPIO2 to GPIO27, written exactly, are header lines") {
+    for (int n = 2; n <= 27; ++n) CHECK(is_header_line("GPIO" + std::to_string(n)));
     for (const char* name : {"GPIO28", "GPIO99", "GPIO017", "GPIO00", "gpio17", "Gpio17", "GPIO", "GPIO-1",
-                             "GPIO+1", "17", "", "GPIO17 ", " GPIO17", "GPIO1a", "ID_SDA", "GPIO100"}) {
+                             "GPIO+1", "17", "", "GPIO17 ", " GPIO17", "GPIO1a", "ID_SDA", "GPIO100", "GPIO0", "GPIO1"}) {
         INFO(name);
         CHECK_FALSE(is_header_line(name));
     }

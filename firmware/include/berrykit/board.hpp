@@ -73,7 +73,8 @@ struct BoardDefinition {
     const PartDef* find_by_line(std::string_view line) const noexcept;
 };
 
-// The line names a board file may use: those of the Raspberry Pi's 40-pin header, GPIO0 … GPIO27.
+// The line names a board file may use: the Raspberry Pi's 40-pin header, GPIO2 … GPIO27 (GPIO0 and
+// GPIO1 are the HAT ID EEPROM's).
 bool is_header_line(std::string_view name) noexcept;
 
 // Parses and validates a board definition. `file` is only used in messages. Throws Error(board):

@@ -110,7 +110,12 @@ void Pin::deliver_edge(const EdgeEvent& event) {
         return;  // no change of level (a lost edge in between): nothing to report
     }
     last_reported_level_ = event.rising;
-    if (handler_ && edge_wanted(edges_, event.rising)) handler_(event);
+    if (handler_ && edge_wanted(edges_, event.rising)) {
+        // Called through a copy: the handler may close this pin, which drops handler_ while the
+        // handler is still running.
+        const EdgeHandler handler = handler_;
+        handler(event);
+    }
 }
 
 void Pin::debounce_window_ended() {

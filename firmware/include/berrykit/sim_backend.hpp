@@ -37,6 +37,8 @@ public:
     static SimValue curve(std::vector<std::pair<double, double>> points, bool repeat = false);
     double at(double seconds_since_set) const;
     bool is_curve() const noexcept { return points_.size() > 1; }
+    // The (seconds, value) points; one point for a constant.
+    const std::vector<std::pair<double, double>>& points() const noexcept { return points_; }
 
 private:
     std::vector<std::pair<double, double>> points_;
@@ -48,6 +50,9 @@ public:
     struct Options {
         bool manual_clock = false;
         std::size_t history_limit = 100000;  // samples kept per line; the oldest go first
+        // True: PWM is the line's duty (as the Pi's PWM hardware). False: PWM toggles the line on
+        // the board's timers, as on a line without PWM hardware (tests of software PWM use this).
+        bool hardware_pwm = true;
     };
     SimBackend() : SimBackend(Options{}) {}
     explicit SimBackend(Options options);
@@ -64,6 +69,9 @@ public:
     void undrive(std::string_view line);
     // The level on the line now: the output level, the PWM duty, or the input level.
     double level(std::string_view line) const;
+    // Every change of the line's level, whoever made it (a pin, a drive, a circuit), oldest first.
+    // An output's initial level is always there, even when it matches the level before. A closed
+    // pin lets its line go: it follows what drives it, or floats (0).
     std::vector<Sample> history(std::string_view line) const;
     void clear_history(std::string_view line);
     // Samples dropped from the front of the line's history because of `history_limit`.

@@ -22,7 +22,7 @@ def test_gpio_number_not_on_the_header():
 
 
 def test_part_in_use_names_the_part_that_holds_it():
-    LED("red")
+    red = LED("red")  # noqa: F841 (kept open: a dropped part frees its pin)
     with pytest.raises(berrykit.PartInUse) as e:
         LED(17)
     message = str(e.value)

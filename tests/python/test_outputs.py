@@ -35,7 +35,7 @@ def test_blink_pattern_from_history():
 def test_blink_forever_keeps_time_and_stops_on_off():
     red = LED("red")
     red.blink(0.25, 0.25)
-    sim.advance(100)
+    sim.advance(99.9)
     history = sim.history("red")
     assert len(history) == 1 + 400  # the initial off, then a change every quarter second
     assert history[-1] == (99.75, 0.0)

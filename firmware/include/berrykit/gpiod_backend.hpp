@@ -30,16 +30,24 @@ struct GpiodOptions {
 bool gpiod_backend_built() noexcept;
 int gpiod_api_version() noexcept;
 
-// True when `dev_root` holds at least one gpiochip device (what "this machine has GPIO" means).
+// True when `dev_root` holds at least one GPIO chip: a character device called gpiochip<N>
+// (symlinks followed). A plain file or folder of that name is not a chip, so it does not make a
+// laptop look like a Pi.
 bool gpio_chips_present(const std::filesystem::path& dev_root = "/dev");
 
 // Opens the backend. Throws Error(unsupported) when built without libgpiod, and Error(gpio)
-// when there is no GPIO chip to open.
+// when there is no GPIO chip to open. Lines are claimed at once (as they are, direction
+// unchanged) so another program holding one is reported by claim(); changing direction releases
+// and requests the line again. Close every pin before the backend goes; the EventLoop given to
+// attach() must outlive the pins, whose edge fds it watches.
 std::unique_ptr<Backend> make_gpiod_backend(const GpiodOptions& options = {});
 
-// The one place an errno from libgpiod becomes an Error: `action` is what we tried ("claim",
-// "set", "read"), `owner` the part ("the LED 'red'"). EBUSY becomes part_in_use ("used by another
-// program"), EACCES/EPERM says to join the gpio group, EINVAL names the request.
+// The one place an errno from libgpiod becomes an Error: `action` is what we tried, said of the
+// line ("claim it as an output", "switch it on or off", "read it"), `owner` the part ("the LED
+// 'red'"; may be empty when no part asked). Messages read "GPIO17 (the LED 'red'): could not
+// <action> because …". EBUSY becomes part_in_use ("used by another program"), EACCES/EPERM says
+// to join the gpio group, ENOENT is unknown_part, ENODEV says the chip went away, EINVAL names
+// the request, ENOTTY says the device is not a GPIO chip; anything else is gpio with strerror.
 Error gpiod_error(int errnum, std::string_view action, std::string_view line, std::string_view owner);
 
 }  // namespace berrykit

@@ -387,18 +387,34 @@ void Kit::release(const std::string& part) {
     notify();
 }
 
-void Kit::hold(const std::string& part, double seconds) {
+void Kit::hold(const std::string& part, double seconds, double after) {
     SimBackend& sim = require_sim("hold()");
     const PartDef& def = sim_part(part, {PartType::button}, "button");
     const Nanos duration = from_seconds(seconds);
-    if (duration < Nanos{0}) throw Error(ErrorCode::bad_value, "hold() needs a time of 0 seconds or more");
+    const Nanos delay = from_seconds(after);
+    if (duration < Nanos{0} || delay < Nanos{0}) {
+        throw Error(ErrorCode::bad_value, "hold() needs times of 0 seconds or more");
+    }
     std::lock_guard guard(backend_->lock());
-    press(part);
     const std::string line = def.line();
-    backend_->scheduler().call_later(duration, [this, &sim, line] {
-        sim.undrive(line);
+    const bool pressed_level = def.pull != Bias::pull_up;
+    auto release_later = [this, &sim, line, duration] {
+        backend_->scheduler().call_later(duration, [this, &sim, line] {
+            sim.undrive(line);
+            notify();
+        });
+    };
+    if (delay == Nanos{0}) {
+        sim.drive(line, pressed_level);
         notify();
-    });
+        release_later();
+    } else {
+        backend_->scheduler().call_later(delay, [this, &sim, line, pressed_level, release_later] {
+            sim.drive(line, pressed_level);
+            notify();
+            release_later();
+        });
+    }
 }
 
 void Kit::trigger_motion(const std::string& part, double seconds) {

@@ -127,6 +127,7 @@ class Device:
     def _dispatch(self, kind, when):
         callback = self._callbacks.get(kind)
         if callback is not None:
+            self._event_time = when  # board-clock seconds of the edge, for measuring latency
             callback()
 
 

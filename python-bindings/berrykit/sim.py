@@ -77,10 +77,14 @@ def release(part):
     _kit.settle(k)
 
 
-def hold(part, seconds):
-    """Presses a button now and lets go after ``seconds`` (on the board's clock)."""
+def hold(part, seconds, after=0):
+    """Presses a button and lets go ``seconds`` later (on the board's clock).
+
+    With ``after``, the press comes that many seconds from now, from the board itself, as a
+    real press does: handy for a teacher's demo ("the button will be pressed in 5 seconds").
+    """
     k = _sim_kit()
-    k.hold(_name(part), float(seconds))
+    k.hold(_name(part), float(seconds), float(after))
     _kit.settle(k)
 
 

@@ -189,10 +189,10 @@ PYBIND11_MODULE(_core, m) {
         .def("open_temperature_sensor", &Kit::open_temperature_sensor, py::arg("ref"))
         .def("open_humidity_temperature_sensor", &Kit::open_humidity_temperature_sensor, py::arg("ref"))
         // the simulated board's outside world
-        .def("press", &Kit::press, py::arg("part"))
-        .def("release", &Kit::release, py::arg("part"))
-        .def("hold", &Kit::hold, py::arg("part"), py::arg("seconds"))
-        .def("trigger_motion", &Kit::trigger_motion, py::arg("part"), py::arg("seconds"))
+        .def("press", &Kit::press, py::arg("part"), release_gil())
+        .def("release", &Kit::release, py::arg("part"), release_gil())
+        .def("hold", &Kit::hold, py::arg("part"), py::arg("seconds"), py::arg("after") = 0.0, release_gil())
+        .def("trigger_motion", &Kit::trigger_motion, py::arg("part"), py::arg("seconds"), release_gil())
         .def(
             "set_sensor",
             [](Kit& k, const std::string& part, const std::string& quantity, double value) {

@@ -98,7 +98,9 @@ public:
     // --- the simulated board's outside world, by part name (Error(unsupported) on a real board) ---
     void press(const std::string& part);     // a button or a PIR: drive its line active
     void release(const std::string& part);   // let go: the line follows its pull again
-    void hold(const std::string& part, double seconds);          // press now, release later
+    // Press `after` seconds from now (at once if 0), on the board's timers as a real press comes
+    // from the kernel, and release `seconds` later.
+    void hold(const std::string& part, double seconds, double after = 0);
     void trigger_motion(const std::string& part, double seconds);  // PIR active for a while
     // Sets a sensor: temperature (°C) for a ds18b20; temperature or humidity for a dht; light
     // (0..1) for a light_sensor; distance (m) for a distance_sensor. `quantity` may be empty for

@@ -46,15 +46,14 @@ try:
     while time.monotonic() < end:
         lights.value = (0, 0, 1)           # green: cars go
         crossing.wait(timeout=min(4, max(0, end - time.monotonic())))
-        lights.value = (0, 1, 0)           # amber
-        time.sleep(1)
-        lights.value = (1, 0, 0)           # red: people cross
-        if crossing.is_set():
-            buzzer.beep(0.1, 0.4, n=4)
-            crossing.clear()
-        time.sleep(2)
-        lights.value = (1, 1, 0)           # red and amber
-        time.sleep(1)
+        for value, pause in (((0, 1, 0), 1), ((1, 0, 0), 2), ((1, 1, 0), 1)):  # amber, red, red+amber
+            if time.monotonic() >= end:
+                break
+            lights.value = value
+            if value == (1, 0, 0) and crossing.is_set():   # red: people cross
+                buzzer.beep(0.1, 0.4, n=4)
+                crossing.clear()
+            time.sleep(min(pause, max(0, end - time.monotonic())))
 except KeyboardInterrupt:
     pass
 finally:

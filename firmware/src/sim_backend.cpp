@@ -486,6 +486,11 @@ double SimBackend::level(std::string_view line) const {
     return impl_->line_named(line).level;
 }
 
+std::optional<bool> SimBackend::driven(std::string_view line) const {
+    std::lock_guard guard(impl_->lock());
+    return impl_->line_named(line).driven;
+}
+
 std::vector<Sample> SimBackend::history(std::string_view line) const {
     std::lock_guard guard(impl_->lock());
     const auto& samples = impl_->line_named(line).history;

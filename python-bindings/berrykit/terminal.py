@@ -54,12 +54,12 @@ class BoardView:
                     parts.append(f"{name} {dot}")
                 elif kind == "buzzer":
                     parts.append(f"{name} {'BZZ' if k.line_level(lines['line']) >= 0.5 else '...'}")
-                elif kind == "button":
-                    pressed = k.line_level(lines["line"]) < 0.5 if part["pull"] == "up" else \
-                        k.line_level(lines["line"]) >= 0.5
-                    parts.append(f"{name} {'[X]' if pressed else '[ ]'}")
-                elif kind == "motion_sensor":
-                    parts.append(f"{name} {'(!)' if k.line_level(lines['line']) >= 0.5 else '( )'}")
+                elif kind in ("button", "motion_sensor"):
+                    # Pressed means the outside world drives the line to the part's active level.
+                    driven = k.line_driven(lines["line"])
+                    active = driven is not None and driven == (part["pull"] != "up")
+                    shown = ("[X]", "[ ]") if kind == "button" else ("(!)", "( )")
+                    parts.append(f"{name} {shown[0] if active else shown[1]}")
             except Exception:  # a line not claimed yet reads as it rests; never break the view
                 continue
         return "  ".join(parts)

@@ -216,6 +216,11 @@ PYBIND11_MODULE(_core, m) {
                  if (!k.sim()) throw Error(ErrorCode::unsupported, "only the simulated board has set sensor values");
                  return k.sim()->value(part, quantity);
              })
+        .def("line_driven",
+             [](Kit& k, const std::string& line) {
+                 if (!k.sim()) throw Error(ErrorCode::unsupported, "only the simulated board drives lines from outside");
+                 return k.sim()->driven(line);
+             })
         .def("line_level", [](Kit& k, const std::string& line) {
             if (!k.sim()) throw Error(ErrorCode::unsupported, "only the simulated board can show a line's level");
             return k.sim()->level(line);

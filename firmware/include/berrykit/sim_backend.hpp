@@ -69,6 +69,8 @@ public:
     void undrive(std::string_view line);
     // The level on the line now: the output level, the PWM duty, or the input level.
     double level(std::string_view line) const;
+    // What the outside world drives the line to (a pressed button), or nothing.
+    std::optional<bool> driven(std::string_view line) const;
     // Every change of the line's level, whoever made it (a pin, a drive, a circuit), oldest first.
     // An output's initial level is always there, even when it matches the level before. A closed
     // pin lets its line go: it follows what drives it, or floats (0).

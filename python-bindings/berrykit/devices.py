@@ -51,22 +51,20 @@ def _level(value, what):
 
 
 def _wrap_callback(device, fn, name):
-    """Lets a callback take no argument or the device, as gpiozero's do."""
+    """Lets a callback take no argument or one (the part), as gpiozero's do."""
     if fn is None:
         return None
     if not callable(fn):
         raise WrongType(f"{name} must be a function (like red.on, without brackets) or None, got {fn!r}")
     try:
-        sig = inspect.signature(fn)
+        params = inspect.signature(fn).parameters.values()
     except (TypeError, ValueError):  # some builtins have no signature: call them plainly
         return fn
-    required = [p for p in sig.parameters.values()
-                if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    takes_one = any(p.kind == p.VAR_POSITIONAL for p in sig.parameters.values()) or \
-        len([p for p in sig.parameters.values() if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]) >= 1
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in params if p.default is p.empty and p.kind in positional]
     if not required:
         return fn
-    if len(required) == 1 and takes_one:
+    if len(required) == 1:
         return lambda: fn(device)
     raise WrongType(f"{name} must be a function that takes no arguments, or one (the part), "
                     f"but {getattr(fn, '__name__', fn)} needs {len(required)}")
@@ -102,10 +100,6 @@ class Device:
 
     def __exit__(self, *exc):
         self.close()
-
-    def __del__(self):
-        # No close() here: the C++ part closes itself when nothing holds it any more.
-        pass
 
     def __repr__(self):
         if self._core is None:

@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -52,5 +53,20 @@ private:
     ErrorCode code_;
     std::vector<std::string> words_;
 };
+
+// The code's name of an Error ("part_in_use"), for CHECK(code_of(e) == "…").
+inline std::string code_of(const Error& e) { return to_string(e.code()); }
+
+// The berrykit::Error that `action` throws; fails the test if it throws none.
+template <typename Action>
+Error error_from(Action&& action) {
+    try {
+        action();
+    } catch (const Error& e) {
+        return e;
+    }
+    FAIL("expected a berrykit::Error, but nothing was thrown");
+    throw std::logic_error("unreachable");
+}
 
 }  // namespace berrykit::testing

@@ -9,6 +9,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "error_matchers.hpp"
+
 #include <cerrno>
 #include <string>
 
@@ -21,21 +23,11 @@ using berrykit::GpiodOptions;
 using berrykit::test::TempDir;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+using berrykit::testing::code_of;
+using berrykit::testing::error_from;
 
 namespace {
 
-std::string code_of(const Error& e) { return berrykit::to_string(e.code()); }
-
-template <typename Action>
-Error error_from(Action&& action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e;
-    }
-    FAIL("expected a berrykit::Error, but nothing was thrown");
-    throw std::logic_error("unreachable");
-}
 
 // A character device that is not a GPIO chip: /dev/null, under a gpiochip name.
 void fake_chip_node(const TempDir& dev, const std::string& name) {

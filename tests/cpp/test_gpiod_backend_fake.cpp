@@ -14,6 +14,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "error_matchers.hpp"
+
 #ifndef BERRYKIT_EXPECTED_GPIOD_API
 #error "tests/CMakeLists.txt sets BERRYKIT_EXPECTED_GPIOD_API"
 #endif
@@ -257,6 +259,8 @@ using berrykit::Pin;
 using berrykit::test::TempDir;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+using berrykit::testing::code_of;
+using berrykit::testing::error_from;
 using namespace std::chrono_literals;
 
 constexpr int both_edges = GPIOD_LINE_REQUEST_EVENT_BOTH_EDGES;
@@ -267,18 +271,6 @@ constexpr int pull_up = static_cast<int>(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_UP);
 constexpr int pull_down = static_cast<int>(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN);
 constexpr int bias_disable = static_cast<int>(GPIOD_LINE_REQUEST_FLAG_BIAS_DISABLE);
 
-std::string code_of(const Error& e) { return berrykit::to_string(e.code()); }
-
-template <typename Action>
-Error error_from(Action&& action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e;
-    }
-    FAIL("expected a berrykit::Error, but nothing was thrown");
-    throw std::logic_error("unreachable");
-}
 
 fake::Line named(std::string name) {
     fake::Line line;

@@ -5,6 +5,8 @@
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
+
+#include "error_matchers.hpp"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -23,22 +25,11 @@ using berrykit::SysfsSensorBus;
 using berrykit::test::TempDir;
 using Catch::Matchers::Contains;
 namespace fs = std::filesystem;
+using berrykit::testing::code_of;
+using berrykit::testing::error_from;
 
 namespace {
 
-std::string code_of(const Error& e) { return berrykit::to_string(e.code()); }
-
-// The berrykit::Error that `action` throws; fails the test if it throws none.
-template <typename Action>
-Error error_from(Action&& action) {
-    try {
-        action();
-    } catch (const Error& e) {
-        return e;
-    }
-    FAIL("expected a berrykit::Error, but nothing was thrown");
-    throw std::logic_error("unreachable");
-}
 
 // A w1_slave file as w1_therm writes it.
 std::string w1_slave(long millidegrees, bool crc_ok = true) {

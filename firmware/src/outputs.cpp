@@ -45,6 +45,12 @@ Animation::~Animation() { stop(); }
 
 void Animation::start() {
     stop();
+    if (repeats_ && *repeats_ <= 0) {
+        // Played no times: nothing to show, and frame() would play a first cycle before it
+        // counts one.
+        if (on_done_) on_done_();
+        return;
+    }
     const Nanos now = scheduler_.clock().now();
     frame(0, 0, now, now);
 }

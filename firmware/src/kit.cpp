@@ -30,8 +30,8 @@ const char* class_for(PartType type) noexcept {
 std::string a_or_an(const std::string& word) {
     const bool vowel = !word.empty() && std::string("AEIOUaeiou").find(word[0]) != std::string::npos;
     // "an LED", "an RGB LED": initialisms that start with a vowel sound
-    const bool vowel_sound = vowel || word.rfind("LED", 0) == 0;
-    return (vowel_sound && word.rfind("RGB", 0) != 0 ? "an " : "a ") + word;
+    const bool vowel_sound = vowel || word.rfind("LED", 0) == 0 || word.rfind("RGB", 0) == 0;
+    return (vowel_sound ? "an " : "a ") + word;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {

@@ -113,8 +113,10 @@ void SmoothedSensor::add_measurement(double value, Nanos time) {
 LightSensor::LightSensor(std::shared_ptr<Kit> kit, PartBinding binding, Options options)
     : SmoothedSensor(std::move(kit), std::move(binding), options.queue_len, options.threshold, EventKind::light,
                      EventKind::dark),
-      limit_(from_seconds(options.charge_time_limit)) {
+      limit_(0) {
+    // Checked before from_seconds, whose own error for NaN would not name the part.
     check_positive(description(), "charge_time_limit", options.charge_time_limit, 1.0);
+    limit_ = from_seconds(options.charge_time_limit);
     validate_threshold(options.threshold);
     std::lock_guard guard(backend().lock());
     pin_ = claim();

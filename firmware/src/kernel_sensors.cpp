@@ -15,7 +15,9 @@ double TemperatureSensor::temperature() {
         check_open();
     }
     // No board lock here: a real DS18B20 read takes up to 750 ms while the kernel converts.
-    return backend().sensors().read_ds18b20(part(), binding().def.device);
+    // The board's part name, also when opened by number: the simulated board keeps its values by
+    // part ("temperature"), and the part is what messages name.
+    return backend().sensors().read_ds18b20(binding().def.name, binding().def.device);
 }
 
 HumidityTemperatureSensor::HumidityTemperatureSensor(std::shared_ptr<Kit> kit, PartBinding binding)
@@ -29,7 +31,7 @@ ClimateReading HumidityTemperatureSensor::read() {
         check_open();
     }
     const auto line = binding().lines.find("line");
-    return backend().sensors().read_dht(part(), binding().def.device,
+    return backend().sensors().read_dht(binding().def.name, binding().def.device,
                                         line == binding().lines.end() ? std::string() : line->second.name);
 }
 

@@ -30,8 +30,8 @@ const char* class_for(PartType type) noexcept {
 std::string a_or_an(const std::string& word) {
     const bool vowel = !word.empty() && std::string("AEIOUaeiou").find(word[0]) != std::string::npos;
     // "an LED", "an RGB LED": initialisms that start with a vowel sound
-    const bool vowel_sound = vowel || word.rfind("LED", 0) == 0;
-    return (vowel_sound && word.rfind("RGB", 0) != 0 ? "an " : "a ") + word;
+    const bool vowel_sound = vowel || word.rfind("LED", 0) == 0 || word.rfind("RGB", 0) == 0;
+    return (vowel_sound ? "an " : "a ") + word;
 }
 
 std::size_t edit_distance(std::string_view a, std::string_view b) {
@@ -282,7 +282,10 @@ std::shared_ptr<HumidityTemperatureSensor> Kit::open_humidity_temperature_sensor
         shared_from_this(), resolve(ref, {PartType::dht22, PartType::dht11}, "climate sensor"));
 }
 
-double Kit::seconds() const { return to_seconds(backend_->clock().now() - start_); }
+double Kit::seconds() const {
+    std::lock_guard guard(backend_->lock());  // a manual clock moves in another thread's advance()
+    return to_seconds(backend_->clock().now() - start_);
+}
 
 bool Kit::manual_clock() const noexcept { return backend_->clock().is_manual(); }
 
@@ -298,7 +301,12 @@ bool Kit::wait_until(const std::function<bool()>& ready, std::optional<double> t
     }
     const Clock& clock = backend_->clock();
     const bool has_deadline = timeout.has_value();
-    const Nanos deadline = has_deadline ? clock.now() + from_seconds(*timeout) : Nanos{0};
+    Nanos deadline{0};
+    if (has_deadline) {
+        // Under the board lock: a manual clock moves in another thread's advance().
+        std::lock_guard guard(backend_->lock());
+        deadline = clock.now() + from_seconds(*timeout);
+    }
     for (;;) {
         const std::uint64_t seen = generation_.load();
         {

@@ -45,6 +45,12 @@ Animation::~Animation() { stop(); }
 
 void Animation::start() {
     stop();
+    if (repeats_ && *repeats_ <= 0) {
+        // Played no times: nothing to show, and frame() would play a first cycle before it
+        // counts one.
+        if (on_done_) on_done_();
+        return;
+    }
     const Nanos now = scheduler_.clock().now();
     frame(0, 0, now, now);
 }
@@ -122,10 +128,19 @@ void OutputDevice::stop_animation() noexcept {
 void OutputDevice::release() noexcept { animation_.reset(); }
 
 void OutputDevice::check_times(std::initializer_list<std::pair<const char*, double>> times) const {
+    // Checked here, before the running animation is replaced: from_seconds() would refuse a time
+    // too long for the clock only once the new animation starts, with the old one already gone.
+    // A cap of about 31 years per step also keeps a whole cycle's deadlines inside Nanos.
+    constexpr double longest = 1e9;
     for (const auto& [name, seconds] : times) {
         if (!std::isfinite(seconds) || seconds < 0) {
             throw Error(ErrorCode::bad_value, std::string(name) + " for " + description() +
                                                   " must be 0 seconds or more, got " + number(seconds));
+        }
+        if (seconds > longest) {
+            throw Error(ErrorCode::bad_value, std::string(name) + " for " + description() +
+                                                  " must be at most 1000000000 seconds (31 years), got " +
+                                                  number(seconds));
         }
     }
 }

@@ -25,8 +25,8 @@ constexpr Nanos echo_timeout = std::chrono::milliseconds(50);
 void check_positive(const std::string& description, const char* what, double value, double max) {
     if (!std::isfinite(value) || value <= 0 || value > max) {
         throw Error(ErrorCode::bad_value, std::string(what) + " for " + description +
-                                              " must be more than 0 and at most " + std::to_string(max) +
-                                              ", got " + std::to_string(value));
+                                              " must be more than 0 and at most " + to_text(max) +
+                                              ", got " + to_text(value));
     }
 }
 
@@ -83,7 +83,7 @@ void SmoothedSensor::set_threshold(double threshold) {
 void SmoothedSensor::validate_threshold(double threshold) const {
     if (!std::isfinite(threshold) || threshold < 0) {
         throw Error(ErrorCode::bad_value, "the threshold for " + description() + " must be 0 or more, got " +
-                                              std::to_string(threshold));
+                                              to_text(threshold));
     }
 }
 

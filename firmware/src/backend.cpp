@@ -137,11 +137,11 @@ void Pin::set_pwm(double frequency_hz, double duty) {
     }
     if (!std::isfinite(frequency_hz) || frequency_hz <= 0 || frequency_hz > 1'000'000) {
         throw Error(ErrorCode::bad_value, "the PWM frequency for " + describe(line_, owner_) +
-                                              " must be between 0 and 1000000 Hz, got " + std::to_string(frequency_hz));
+                                              " must be between 0 and 1000000 Hz, got " + to_text(frequency_hz));
     }
     if (!std::isfinite(duty) || duty < 0 || duty > 1) {
         throw Error(ErrorCode::bad_value, "the PWM duty for " + describe(line_, owner_) +
-                                              " must be between 0 and 1, got " + std::to_string(duty));
+                                              " must be between 0 and 1, got " + to_text(duty));
     }
     if (has_hardware_pwm()) {
         do_hardware_pwm(frequency_hz, duty);

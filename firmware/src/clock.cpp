@@ -11,7 +11,7 @@ namespace berrykit {
 
 Nanos from_seconds(double seconds) {
     if (!std::isfinite(seconds)) {
-        throw Error(ErrorCode::bad_value, "a time must be a number of seconds, got " + std::to_string(seconds));
+        throw Error(ErrorCode::bad_value, "a time must be a number of seconds, got " + to_text(seconds));
     }
     // Nanos holds about 292 years; past that llround's result is undefined (in practice the most
     // negative number), so a kid's blink(1e12) would become a time in the past.
@@ -36,8 +36,8 @@ Nanos SteadyClock::now() const noexcept {
 void ManualClock::set(Nanos t) {
     if (t < now_) {
         throw Error(ErrorCode::bad_value, "the clock cannot go backwards (from " +
-                                              std::to_string(to_seconds(now_)) + " s to " +
-                                              std::to_string(to_seconds(t)) + " s)");
+                                              to_text(to_seconds(now_)) + " s to " +
+                                              to_text(to_seconds(t)) + " s)");
     }
     now_ = t;
 }

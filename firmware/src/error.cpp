@@ -1,5 +1,7 @@
 #include "berrykit/error.hpp"
 
+#include <sstream>
+
 namespace berrykit {
 
 const char* to_string(ErrorCode code) noexcept {
@@ -15,6 +17,12 @@ const char* to_string(ErrorCode code) noexcept {
         case ErrorCode::unsupported: return "unsupported";
     }
     return "unknown";
+}
+
+std::string to_text(double value) {
+    std::ostringstream out;
+    out << value;
+    return out.str();
 }
 
 Error::Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}

@@ -13,8 +13,7 @@ namespace {
 void check_seconds(const std::string& description, const char* what, double seconds, double max) {
     if (!std::isfinite(seconds) || seconds < 0 || seconds > max) {
         throw Error(ErrorCode::bad_value, std::string(what) + " for " + description + " must be between 0 and " +
-                                              std::to_string(static_cast<int>(max)) + " seconds, got " +
-                                              std::to_string(seconds));
+                                              to_text(max) + " seconds, got " + to_text(seconds));
     }
 }
 
@@ -77,7 +76,7 @@ Button::Button(std::shared_ptr<Kit> kit, PartBinding binding, Options options)
     if (!std::isfinite(hold) || hold <= 0 || hold > 60) {
         throw Error(ErrorCode::bad_value, "hold_time for " + description() +
                                               " must be more than 0 and at most 60 seconds, got " +
-                                              std::to_string(hold));
+                                              to_text(hold));
     }
     hold_time_ = from_seconds(hold);
     std::lock_guard guard(backend().lock());
@@ -129,7 +128,7 @@ void Button::set_hold_time(double seconds) {
     if (!std::isfinite(seconds) || seconds <= 0 || seconds > 60) {
         throw Error(ErrorCode::bad_value, "hold_time for " + description() +
                                               " must be more than 0 and at most 60 seconds, got " +
-                                              std::to_string(seconds));
+                                              to_text(seconds));
     }
     hold_time_ = from_seconds(seconds);
 }

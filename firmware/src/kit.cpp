@@ -380,9 +380,33 @@ const PartDef& Kit::sim_part(const std::string& part, std::initializer_list<Part
     return *def;
 }
 
+void Kit::drive_later(const std::string& line, Nanos delay, std::optional<bool> level,
+                      std::optional<Nanos> release_after) {
+    cancel_pending_drive(line);
+    pending_drive_[line] = backend_->scheduler().call_later(delay, [this, line, level, release_after] {
+        pending_drive_.erase(line);
+        if (level) {
+            sim_->drive(line, *level);
+        } else {
+            sim_->undrive(line);
+        }
+        if (release_after) drive_later(line, *release_after, std::nullopt);
+        notify();
+    });
+}
+
+void Kit::cancel_pending_drive(const std::string& line) {
+    if (const auto it = pending_drive_.find(line); it != pending_drive_.end()) {
+        backend_->scheduler().cancel(it->second);
+        pending_drive_.erase(it);
+    }
+}
+
 void Kit::press(const std::string& part) {
     SimBackend& sim = require_sim("press()");
     const PartDef& def = sim_part(part, {PartType::button, PartType::motion_sensor}, "button");
+    std::lock_guard guard(backend_->lock());
+    cancel_pending_drive(def.line());
     // A button pulled up connects its line to ground when pressed; one pulled down, to 3.3 V.
     sim.drive(def.line(), def.pull != Bias::pull_up);
     notify();
@@ -391,12 +415,14 @@ void Kit::press(const std::string& part) {
 void Kit::release(const std::string& part) {
     SimBackend& sim = require_sim("release()");
     const PartDef& def = sim_part(part, {PartType::button, PartType::motion_sensor}, "button");
+    std::lock_guard guard(backend_->lock());
+    cancel_pending_drive(def.line());
     sim.undrive(def.line());
     notify();
 }
 
 void Kit::hold(const std::string& part, double seconds, double after) {
-    SimBackend& sim = require_sim("hold()");
+    require_sim("hold()");
     const PartDef& def = sim_part(part, {PartType::button}, "button");
     const Nanos duration = from_seconds(seconds);
     const Nanos delay = from_seconds(after);
@@ -406,22 +432,12 @@ void Kit::hold(const std::string& part, double seconds, double after) {
     std::lock_guard guard(backend_->lock());
     const std::string line = def.line();
     const bool pressed_level = def.pull != Bias::pull_up;
-    auto release_later = [this, &sim, line, duration] {
-        backend_->scheduler().call_later(duration, [this, &sim, line] {
-            sim.undrive(line);
-            notify();
-        });
-    };
     if (delay == Nanos{0}) {
-        sim.drive(line, pressed_level);
-        notify();
-        release_later();
+        press(part);
+        drive_later(line, duration, std::nullopt);
     } else {
-        backend_->scheduler().call_later(delay, [this, &sim, line, pressed_level, release_later] {
-            sim.drive(line, pressed_level);
-            notify();
-            release_later();
-        });
+        // Pressed by the board's own timers, as a real press comes from the kernel.
+        drive_later(line, delay, pressed_level, duration);
     }
 }
 
@@ -433,10 +449,7 @@ void Kit::trigger_motion(const std::string& part, double seconds) {
     std::lock_guard guard(backend_->lock());
     const std::string line = def.line();
     sim.drive(line, true);
-    backend_->scheduler().call_later(duration, [this, &sim, line] {
-        sim.undrive(line);
-        notify();
-    });
+    drive_later(line, duration, std::nullopt);  // a second wave keeps it going from now
     notify();
 }
 

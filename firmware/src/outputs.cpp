@@ -4,17 +4,10 @@
 #include "berrykit/kit.hpp"
 
 #include <cmath>
-#include <sstream>
 
 namespace berrykit {
 
 namespace {
-
-std::string number(double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
-}
 
 Color lerp(const Color& from, const Color& to, double progress) {
     Color out{};
@@ -135,12 +128,12 @@ void OutputDevice::check_times(std::initializer_list<std::pair<const char*, doub
     for (const auto& [name, seconds] : times) {
         if (!std::isfinite(seconds) || seconds < 0) {
             throw Error(ErrorCode::bad_value, std::string(name) + " for " + description() +
-                                                  " must be 0 seconds or more, got " + number(seconds));
+                                                  " must be 0 seconds or more, got " + to_text(seconds));
         }
         if (seconds > longest) {
             throw Error(ErrorCode::bad_value, std::string(name) + " for " + description() +
                                                   " must be at most 1000000000 seconds (31 years), got " +
-                                                  number(seconds));
+                                                  to_text(seconds));
         }
     }
 }
@@ -208,14 +201,14 @@ namespace {
 void check_level(const std::string& description, double value, const char* what) {
     if (!std::isfinite(value) || value < 0 || value > 1) {
         throw Error(ErrorCode::bad_value, "the " + std::string(what) + " of " + description +
-                                              " must be between 0 and 1, got " + number(value));
+                                              " must be between 0 and 1, got " + to_text(value));
     }
 }
 
 void check_frequency(const std::string& description, double hz) {
     if (!std::isfinite(hz) || hz <= 0 || hz > 10000) {
         throw Error(ErrorCode::bad_value, "the frequency of " + description +
-                                              " must be between 0 and 10000 Hz (100 is usual), got " + number(hz));
+                                              " must be between 0 and 10000 Hz (100 is usual), got " + to_text(hz));
     }
 }
 
@@ -346,11 +339,11 @@ void RgbLed::check_color(const Color& color, const char* what) const {
         if (!std::isfinite(color[i]) || color[i] < 0 || color[i] > 1) {
             throw Error(ErrorCode::bad_value, std::string("the ") + names[i] + " part of the " + what + " for " +
                                                   description() + " must be between 0 and 1, got " +
-                                                  number(color[i]));
+                                                  to_text(color[i]));
         }
         if (!pwm_ && color[i] != 0 && color[i] != 1) {
             throw Error(ErrorCode::bad_value, description() + " was opened with pwm=False, so each colour can "
-                                                             "only be 0 or 1, got " + number(color[i]));
+                                                             "only be 0 or 1, got " + to_text(color[i]));
         }
     }
 }

@@ -8,7 +8,6 @@
 #include <limits>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <iterator>
 #include <tuple>
 #include <utility>
@@ -47,13 +46,6 @@ std::optional<int> header_gpio_number(std::string_view name) noexcept {
     }
     if (number < first_header_gpio || number > last_header_gpio) return std::nullopt;
     return number;
-}
-
-// 1.5 rather than std::to_string's 1.500000: these numbers end up in kids' error messages.
-std::string plain_number(double value) {
-    std::ostringstream out;
-    out << value;
-    return out.str();
 }
 
 struct QuantityRule {
@@ -99,13 +91,13 @@ SimValue SimValue::curve(std::vector<std::pair<double, double>> points, bool rep
                         which + " is not a number: use numbers for its seconds and its value");
         }
         if (seconds < 0) {
-            throw Error(ErrorCode::bad_value, which + " is at " + plain_number(seconds) +
+            throw Error(ErrorCode::bad_value, which + " is at " + to_text(seconds) +
                                                   " seconds: a curve starts at 0 seconds, when it is set");
         }
         if (i > 0 && seconds < points[i - 1].first) {
-            throw Error(ErrorCode::bad_value, which + " (at " + plain_number(seconds) +
+            throw Error(ErrorCode::bad_value, which + " (at " + to_text(seconds) +
                                                   " s) comes before point " + std::to_string(i) + " (at " +
-                                                  plain_number(points[i - 1].first) +
+                                                  to_text(points[i - 1].first) +
                                                   " s): put the points in time order");
         }
     }
@@ -283,7 +275,7 @@ public:
             if (!std::isfinite(number) || number < rule.lowest || number > rule.highest) {
                 throw Error(ErrorCode::bad_value, "the " + std::string(rule.name) + " of '" + part +
                                                       "' must be " + std::string(rule.allowed) + ", got " +
-                                                      plain_number(number));
+                                                      to_text(number));
             }
         }
         values_.insert_or_assign(std::make_pair(part, quantity), SetValue{std::move(value), now()});

@@ -190,3 +190,45 @@ def test_motion_sensor():
 def test_pressing_a_led_is_an_error():
     with pytest.raises(TypeError):
         sim.press("red")
+
+
+def test_a_second_wave_keeps_the_motion_sensor_going():
+    pir = MotionSensor("motion")
+    sim.trigger_motion("motion", 2)
+    sim.advance(1)
+    sim.trigger_motion("motion", 2)  # still moving: two more seconds from now
+    sim.advance(1.5)
+    assert pir.motion_detected  # the first wave's end (at 2 s) did not cut the second short
+    sim.advance(0.6)
+    assert not pir.motion_detected
+
+
+def test_a_press_during_a_hold_is_not_cut_short_by_the_hold():
+    button = Button("button")
+    sim.hold("button", 0.5)
+    sim.advance(0.2)
+    sim.press("button")      # pressed again (held on): the hold's release is dropped
+    sim.advance(1)
+    assert button.is_pressed
+    sim.release("button")
+    sim.advance(0.1)
+    assert not button.is_pressed
+
+
+def test_a_press_from_the_board_after_a_delay():
+    button = Button("button")
+    presses = []
+    button.when_pressed = lambda: presses.append(1)
+    sim.hold("button", 0.3, after=2)
+    sim.advance(1.9)
+    assert presses == [] and not button.is_pressed
+    sim.advance(0.2)
+    assert presses == [1] and button.is_pressed
+    sim.advance(0.3)
+    assert not button.is_pressed
+
+
+def test_time_values_in_messages_are_plain_numbers():
+    with pytest.raises(ValueError) as e:
+        Button("button", hold_time=-1)
+    assert "got -1" in str(e.value) and "-1.000000" not in str(e.value)

@@ -26,6 +26,9 @@ enum class ErrorCode {
 // The code's stable name, used by the Python package and the local API ("part_in_use").
 const char* to_string(ErrorCode code) noexcept;
 
+// A number as a message shows it: "2", "0.25", "-1" (not std::to_string's "2.000000").
+std::string to_text(double value);
+
 class Error : public std::runtime_error {
 public:
     Error(ErrorCode code, const std::string& message);

@@ -121,6 +121,12 @@ private:
     const PartDef& sim_part(const std::string& part, std::initializer_list<PartType> types, const char* what) const;
     void wire_simulated_circuits();
     PartBinding bind_lines(PartType type, const std::string& kind, const std::map<std::string, int>& pins) const;
+    // Drives (or, with nothing, stops driving) a simulated line after `delay`, and then, with
+    // `release_after`, stops driving it that much later. Replaces any change already waiting for
+    // that line, so a second press or wave is not cut short by the first.
+    void drive_later(const std::string& line, Nanos delay, std::optional<bool> level,
+                     std::optional<Nanos> release_after = std::nullopt);
+    void cancel_pending_drive(const std::string& line);
 
     KitOptions options_;
     std::unique_ptr<Backend> backend_;
@@ -133,6 +139,7 @@ private:
     Nanos start_{0};
 
     std::map<std::uint64_t, Device*> devices_;  // guarded by the board lock
+    std::map<std::string, Scheduler::TimerId> pending_drive_;  // line → waiting sim change; board lock
     std::uint64_t next_device_id_ = 1;
     bool closed_ = false;
 

@@ -96,6 +96,7 @@ def latency_from_board(label, button, kit, presses):
             got.clear()
             kit.hold("button", 0.001, 0.002)  # pressed 2 ms from now by the loop, released 1 ms later
             got.wait(1)
+            button.wait_for_release(1)
             time.sleep(0.002)
         done.set()
         os.kill(os.getpid(), signal.SIGUSR1)

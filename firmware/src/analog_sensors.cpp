@@ -25,8 +25,8 @@ constexpr Nanos echo_timeout = std::chrono::milliseconds(50);
 void check_positive(const std::string& description, const char* what, double value, double max) {
     if (!std::isfinite(value) || value <= 0 || value > max) {
         throw Error(ErrorCode::bad_value, std::string(what) + " for " + description +
-                                              " must be more than 0 and at most " + to_text(max) +
-                                              ", got " + to_text(value));
+                                              " must be more than 0 and at most " + to_text(max) + ", got " +
+                                              to_text(value));
     }
 }
 
@@ -34,16 +34,16 @@ void check_positive(const std::string& description, const char* what, double val
 
 // ---- SmoothedSensor --------------------------------------------------------------------------
 
-SmoothedSensor::SmoothedSensor(std::shared_ptr<Kit> kit, PartBinding binding, std::size_t queue_len,
-                               double threshold, EventKind activated, EventKind deactivated)
+SmoothedSensor::SmoothedSensor(std::shared_ptr<Kit> kit, PartBinding binding, std::size_t queue_len, double threshold,
+                               EventKind activated, EventKind deactivated)
     : Device(std::move(kit), std::move(binding)),
       queue_len_(queue_len),
       threshold_(threshold),
       activated_(activated),
       deactivated_(deactivated) {
     if (queue_len_ < 1 || queue_len_ > 100) {
-        throw Error(ErrorCode::bad_value, "queue_len for " + description() + " must be between 1 and 100, got " +
-                                              std::to_string(queue_len_));
+        throw Error(ErrorCode::bad_value,
+                    "queue_len for " + description() + " must be between 1 and 100, got " + std::to_string(queue_len_));
     }
 }
 
@@ -82,8 +82,8 @@ void SmoothedSensor::set_threshold(double threshold) {
 
 void SmoothedSensor::validate_threshold(double threshold) const {
     if (!std::isfinite(threshold) || threshold < 0) {
-        throw Error(ErrorCode::bad_value, "the threshold for " + description() + " must be 0 or more, got " +
-                                              to_text(threshold));
+        throw Error(ErrorCode::bad_value,
+                    "the threshold for " + description() + " must be 0 or more, got " + to_text(threshold));
     }
 }
 

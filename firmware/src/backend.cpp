@@ -23,9 +23,7 @@ bool edge_wanted(Edge edges, bool rising) noexcept {
     return edges == Edge::both || (rising ? edges == Edge::rising : edges == Edge::falling);
 }
 
-std::string describe(const LineInfo& line, const std::string& owner) {
-    return line.name + " (" + owner + ")";
-}
+std::string describe(const LineInfo& line, const std::string& owner) { return line.name + " (" + owner + ")"; }
 
 }  // namespace
 
@@ -38,7 +36,8 @@ Pin::~Pin() = default;  // derived classes call close() in their destructors, wh
 
 void Pin::check_open() const {
     if (closed_) {
-        throw Error(ErrorCode::closed, describe(line_, owner_) + " was closed and cannot be used any more: "
+        throw Error(ErrorCode::closed, describe(line_, owner_) +
+                                           " was closed and cannot be used any more: "
                                            "open the part again to use it");
     }
 }
@@ -140,8 +139,8 @@ void Pin::set_pwm(double frequency_hz, double duty) {
                                               " must be between 0 and 1000000 Hz, got " + to_text(frequency_hz));
     }
     if (!std::isfinite(duty) || duty < 0 || duty > 1) {
-        throw Error(ErrorCode::bad_value, "the PWM duty for " + describe(line_, owner_) +
-                                              " must be between 0 and 1, got " + to_text(duty));
+        throw Error(ErrorCode::bad_value,
+                    "the PWM duty for " + describe(line_, owner_) + " must be between 0 and 1, got " + to_text(duty));
     }
     if (has_hardware_pwm()) {
         do_hardware_pwm(frequency_hz, duty);
@@ -190,9 +189,7 @@ void Pin::stop_pwm(bool level) {
     if (output_) do_write(level);
 }
 
-void Pin::do_hardware_pwm(double, double) {
-    throw Error(ErrorCode::unsupported, line_.name + " has no hardware PWM");
-}
+void Pin::do_hardware_pwm(double, double) { throw Error(ErrorCode::unsupported, line_.name + " has no hardware PWM"); }
 
 void Pin::close() noexcept {
     std::lock_guard guard(backend_.lock());
@@ -227,8 +224,8 @@ LineInfo Backend::find_line(int bcm) const {
     }
     const std::string name = "GPIO" + std::to_string(bcm);
     if (auto line = lookup(name)) return *line;
-    throw Error(ErrorCode::unknown_part, "GPIO " + std::to_string(bcm) +
-                                             " is not on this board: use a GPIO number from 2 to 27");
+    throw Error(ErrorCode::unknown_part,
+                "GPIO " + std::to_string(bcm) + " is not on this board: use a GPIO number from 2 to 27");
 }
 
 std::unique_ptr<Pin> Backend::claim(const LineInfo& line, const std::string& owner) {
@@ -261,8 +258,9 @@ void Backend::release(const std::string& line_name) noexcept {
 void Backend::advance(Nanos dt) {
     auto* manual = dynamic_cast<ManualClock*>(clock_.get());
     if (!manual) {
-        throw Error(ErrorCode::unsupported, "advance() only works when the simulated board's clock is manual; "
-                                            "this board's clock runs in real time");
+        throw Error(ErrorCode::unsupported,
+                    "advance() only works when the simulated board's clock is manual; "
+                    "this board's clock runs in real time");
     }
     if (dt < Nanos{0}) throw Error(ErrorCode::bad_value, "advance() needs a time of 0 seconds or more");
     std::lock_guard guard(lock_);

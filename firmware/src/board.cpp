@@ -5,8 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
-#include <cstdint>
 #include <cctype>
+#include <cstdint>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -37,11 +37,7 @@ const std::vector<TypeSpec>& type_specs() {
          "RGB LED",
          {"red", "green", "blue"},
          {"type", "lines", "active_high", "keep", "label"}},
-        {PartType::button,
-         "button",
-         "button",
-         {"line"},
-         {"type", "line", "pull", "bounce_time", "hold_time", "label"}},
+        {PartType::button, "button", "button", {"line"}, {"type", "line", "pull", "bounce_time", "hold_time", "label"}},
         {PartType::motion_sensor,
          "motion_sensor",
          "motion sensor",
@@ -200,8 +196,8 @@ std::optional<std::string> guess_line(const std::string& text) {
 std::string require_line(const Json& value, const Place& where) {
     if (value.is_number_integer()) {
         const std::string guess = "GPIO" + value.dump();
-        where.fail("must be a line name in quotes, like \"" + (is_header_line(guess) ? guess : "GPIO17") +
-                   "\", got " + describe(value));
+        where.fail("must be a line name in quotes, like \"" + (is_header_line(guess) ? guess : "GPIO17") + "\", got " +
+                   describe(value));
     }
     const std::string line = require_string(value, where, "\"GPIO17\"");
     if (is_header_line(line)) return line;
@@ -224,8 +220,7 @@ bool is_valid_part_name(std::string_view name) {
 // which would hide a second part called "red"); a syntax error says where it is.
 Json parse_json(std::string_view text, const std::string& file) {
     const Place top(file);
-    if (std::all_of(text.begin(), text.end(),
-                    [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
+    if (std::all_of(text.begin(), text.end(), [](char c) { return std::isspace(static_cast<unsigned char>(c)); })) {
         top.fail("the file is empty: a board file is a JSON object with \"name\" and \"parts\"");
     }
     struct Frame {
@@ -236,9 +231,7 @@ Json parse_json(std::string_view text, const std::string& file) {
     const auto on_event = [&](int /*depth*/, Json::parse_event_t event, Json& parsed) {
         switch (event) {
             case Json::parse_event_t::object_start:
-            case Json::parse_event_t::array_start:
-                frames.emplace_back();
-                break;
+            case Json::parse_event_t::array_start: frames.emplace_back(); break;
             case Json::parse_event_t::object_end:
             case Json::parse_event_t::array_end:
                 if (!frames.empty()) frames.pop_back();
@@ -248,29 +241,25 @@ Json parse_json(std::string_view text, const std::string& file) {
                 Frame& frame = frames.back();
                 if (!frame.keys.insert(key).second) {
                     const bool in_parts = frames.size() >= 2 && frames[0].last_key == "parts";
-                    if (frames.size() == 1)
-                        top.fail("field '" + shown(key) + "' is written twice: keep only one");
+                    if (frames.size() == 1) top.fail("field '" + shown(key) + "' is written twice: keep only one");
                     if (frames.size() == 2 && in_parts) {
                         top.part(key).fail("there are two parts called '" + shown(key) +
                                            "': give each part its own name");
                     }
                     if (frames.size() == 3 && in_parts) {
-                        top.part(frames[1].last_key)
-                            .fail("field '" + shown(key) + "' is written twice: keep only one");
+                        top.part(frames[1].last_key).fail("field '" + shown(key) + "' is written twice: keep only one");
                     }
                     if (frames.size() == 4 && in_parts) {
                         top.part(frames[1].last_key)
                             .field(frames[2].last_key)
                             .fail("'" + shown(key) + "' is written twice: keep only one");
                     }
-                    top.fail("the name '" + shown(key) +
-                             "' is written twice in the same {...}: keep only one");
+                    top.fail("the name '" + shown(key) + "' is written twice in the same {...}: keep only one");
                 }
                 frame.last_key = std::move(key);
                 break;
             }
-            case Json::parse_event_t::value:
-                break;
+            case Json::parse_event_t::value: break;
         }
         return true;
     };
@@ -289,8 +278,8 @@ Json parse_json(std::string_view text, const std::string& file) {
         if (const auto dash = detail.find(" - "); dash != std::string::npos) detail = detail.substr(dash + 3);
         while (!detail.empty() && detail.front() == ' ') detail.erase(0, 1);
         // The mistake kids make most: a comma after the last item, which JSON does not allow.
-        const bool closes_early = detail.rfind("unexpected '}'; expected string literal", 0) == 0 ||
-                                  detail.rfind("unexpected ']'", 0) == 0;
+        const bool closes_early =
+            detail.rfind("unexpected '}'; expected string literal", 0) == 0 || detail.rfind("unexpected ']'", 0) == 0;
         top.fail("this is not valid JSON" + where + " (" + detail + "). " +
                  (closes_early ? "Is there a comma after the last item just before it? Take it out"
                                : "Look there for a missing or extra comma, quote or bracket"));
@@ -323,13 +312,11 @@ std::map<std::string, std::string> parse_lines(const Json& part, const TypeSpec&
                                     : R"("lines": {"trigger": "GPIO23", "echo": "GPIO24"})";
     const auto it = part.find("lines");
     if (it == part.end()) {
-        where.fail("field 'lines' is missing: " + with_article(type) + " has " +
-                   std::to_string(spec.roles.size()) + " lines (" + join_and(spec.roles) + "), like " +
-                   example);
+        where.fail("field 'lines' is missing: " + with_article(type) + " has " + std::to_string(spec.roles.size()) +
+                   " lines (" + join_and(spec.roles) + "), like " + example);
     }
     const Place at = where.field("lines");
-    if (!it->is_object())
-        at.fail("must be an object like {...}, got " + describe(*it) + ": write " + example);
+    if (!it->is_object()) at.fail("must be an object like {...}, got " + describe(*it) + ": write " + example);
     for (const auto& [role, value] : it->items()) {
         if (std::find(spec.roles.begin(), spec.roles.end(), role) == spec.roles.end()) {
             at.fail("'" + shown(role) + "' is not a line of " + with_article(type) + ": it has the lines " +
@@ -347,8 +334,8 @@ std::map<std::string, std::string> parse_lines(const Json& part, const TypeSpec&
     }
     for (const auto& role : spec.roles) {
         if (lines.count(role) == 0) {
-            at.fail("the '" + role + "' line is missing: " + with_article(type) + " needs " +
-                    join_and(spec.roles) + ", like " + example);
+            at.fail("the '" + role + "' line is missing: " + with_article(type) + " needs " + join_and(spec.roles) +
+                    ", like " + example);
         }
     }
     return lines;
@@ -375,8 +362,7 @@ PartDef parse_part(const std::string& name, const Json& json, const Place& board
     const std::string type_name = require_string(*type_it, type_place, "\"led\"");
     const auto type = part_type_from_string(type_name);
     if (!type) {
-        type_place.fail("'" + shown(type_name) + "' is not a kind of part berrykit knows: use one of " +
-                        known_types());
+        type_place.fail("'" + shown(type_name) + "' is not a kind of part berrykit knows: use one of " + known_types());
     }
     const TypeSpec& spec = spec_of(*type);
     const std::string owner = with_article(type_name);
@@ -510,8 +496,7 @@ BoardDefinition parse_board(std::string_view json_text, const std::string& file)
     const Place top(file);
     const Json doc = parse_json(json_text, file);
     if (!doc.is_object()) {
-        top.fail("a board file must be one JSON object {...} with \"name\" and \"parts\", got " +
-                 describe(doc));
+        top.fail("a board file must be one JSON object {...} with \"name\" and \"parts\", got " + describe(doc));
     }
     reject_unknown_fields(doc, {"name", "description", "parts"}, top, "a board file");
 
@@ -519,11 +504,9 @@ BoardDefinition parse_board(std::string_view json_text, const std::string& file)
     board.file = file;
 
     const auto name = doc.find("name");
-    if (name == doc.end())
-        top.fail("field 'name' is missing: give the board a name, like \"name\": \"classroom\"");
+    if (name == doc.end()) top.fail("field 'name' is missing: give the board a name, like \"name\": \"classroom\"");
     board.name = require_string(*name, top.field("name"), "\"classroom\"");
-    if (board.name.empty())
-        top.field("name").fail("must not be empty: give the board a name, like \"classroom\"");
+    if (board.name.empty()) top.field("name").fail("must not be empty: give the board a name, like \"classroom\"");
 
     if (const auto description = doc.find("description"); description != doc.end()) {
         board.description = require_string(*description, top.field("description"), "\"my kit\"");
@@ -561,8 +544,7 @@ BoardDefinition load_board(const std::filesystem::path& file) {
     std::error_code ec;
     const auto status = std::filesystem::status(file, ec);
     if (!std::filesystem::exists(status)) {
-        throw Error(ErrorCode::board,
-                    shown_name + ": there is no such board file: check the name and the folder");
+        throw Error(ErrorCode::board, shown_name + ": there is no such board file: check the name and the folder");
     }
     if (!std::filesystem::is_regular_file(status)) {
         throw Error(ErrorCode::board, shown_name +
@@ -570,15 +552,13 @@ BoardDefinition load_board(const std::filesystem::path& file) {
                                           ".json board file");
     }
     if (std::filesystem::file_size(file, ec) > max_board_file_size) {
-        throw Error(ErrorCode::board,
-                    shown_name + ": this file is far too big to be a board file (over 1 MB)");
+        throw Error(ErrorCode::board, shown_name + ": this file is far too big to be a board file (over 1 MB)");
     }
     std::ifstream in(file, std::ios::binary);
     std::ostringstream text;
     text << in.rdbuf();
     if (!in) {
-        throw Error(ErrorCode::board,
-                    shown_name + ": could not read the board file (is it readable by you?)");
+        throw Error(ErrorCode::board, shown_name + ": could not read the board file (is it readable by you?)");
     }
     return parse_board(text.str(), shown_name);
 }
@@ -595,8 +575,7 @@ std::vector<std::string> list_boards(const std::vector<std::filesystem::path>& s
     return {names.begin(), names.end()};
 }
 
-std::filesystem::path find_board(std::string_view name_or_path,
-                                 const std::vector<std::filesystem::path>& search_dirs) {
+std::filesystem::path find_board(std::string_view name_or_path, const std::vector<std::filesystem::path>& search_dirs) {
     const std::string wanted(name_or_path);
     const auto available = [&] {
         const auto names = list_boards(search_dirs);

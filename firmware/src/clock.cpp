@@ -35,9 +35,8 @@ Nanos SteadyClock::now() const noexcept {
 
 void ManualClock::set(Nanos t) {
     if (t < now_) {
-        throw Error(ErrorCode::bad_value, "the clock cannot go backwards (from " +
-                                              to_text(to_seconds(now_)) + " s to " +
-                                              to_text(to_seconds(t)) + " s)");
+        throw Error(ErrorCode::bad_value, "the clock cannot go backwards (from " + to_text(to_seconds(now_)) +
+                                              " s to " + to_text(to_seconds(t)) + " s)");
     }
     now_ = t;
 }

@@ -14,8 +14,9 @@ Backend& Device::backend() const noexcept { return kit_->backend(); }
 
 void Device::check_open() const {
     if (closed_) {
-        throw Error(ErrorCode::closed, description() + " was closed, so it cannot be used any more. "
-                                                       "Open it again if you need it.");
+        throw Error(ErrorCode::closed, description() +
+                                           " was closed, so it cannot be used any more. "
+                                           "Open it again if you need it.");
     }
 }
 

@@ -8,9 +8,9 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 #include <string>
 
@@ -20,8 +20,8 @@ EventLoop::EventLoop(std::recursive_mutex& board_lock, Scheduler& scheduler)
     : lock_(board_lock), scheduler_(scheduler) {
     wake_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     if (wake_fd_ < 0) {
-        throw Error(ErrorCode::unsupported, std::string("could not make the event loop's wake-up fd: ") +
-                                                std::strerror(errno));
+        throw Error(ErrorCode::unsupported,
+                    std::string("could not make the event loop's wake-up fd: ") + std::strerror(errno));
     }
     scheduler_.set_on_earlier_deadline([this] { wake(); });
 }
@@ -97,8 +97,8 @@ void EventLoop::run() {
                 if (dropped != 0) {
                     // A programming mistake, reported the way a failing callback is.
                     run_guarded([fd = fds[i].fd] {
-                        throw std::logic_error("the event loop stopped watching descriptor " +
-                                               std::to_string(fd) + ": it was closed while still watched");
+                        throw std::logic_error("the event loop stopped watching descriptor " + std::to_string(fd) +
+                                               ": it was closed while still watched");
                     });
                 }
                 continue;
@@ -124,9 +124,15 @@ void EventLoop::run_guarded(const std::function<void()>& work) {
     try {
         work();
     } catch (const std::exception& e) {
-        if (on_error_) on_error_(e.what()); else std::fprintf(stderr, "berrykit: %s\n", e.what());
+        if (on_error_)
+            on_error_(e.what());
+        else
+            std::fprintf(stderr, "berrykit: %s\n", e.what());
     } catch (...) {
-        if (on_error_) on_error_("unknown error"); else std::fprintf(stderr, "berrykit: unknown error\n");
+        if (on_error_)
+            on_error_("unknown error");
+        else
+            std::fprintf(stderr, "berrykit: unknown error\n");
     }
 }
 

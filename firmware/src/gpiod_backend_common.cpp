@@ -74,9 +74,7 @@ bool gpiod_backend_built() noexcept { return BERRYKIT_GPIOD_API != 0; }
 
 int gpiod_api_version() noexcept { return BERRYKIT_GPIOD_API; }
 
-bool gpio_chips_present(const std::filesystem::path& dev_root) {
-    return !detail::find_gpio_chips(dev_root).empty();
-}
+bool gpio_chips_present(const std::filesystem::path& dev_root) { return !detail::find_gpio_chips(dev_root).empty(); }
 
 Error gpiod_error(int errnum, std::string_view action, std::string_view line, std::string_view owner) {
     std::string who(line);
@@ -84,9 +82,9 @@ Error gpiod_error(int errnum, std::string_view action, std::string_view line, st
     const std::string tried = who + ": could not " + std::string(action);
     switch (errnum) {
         case EBUSY:
-            return Error(ErrorCode::part_in_use,
-                         who + " is already used by another program: stop the other program "
-                               "(or the berrykit daemon) and try again");
+            return Error(ErrorCode::part_in_use, who +
+                                                     " is already used by another program: stop the other program "
+                                                     "(or the berrykit daemon) and try again");
         case EACCES:
         case EPERM:
             return Error(ErrorCode::gpio, tried +
@@ -94,24 +92,29 @@ Error gpiod_error(int errnum, std::string_view action, std::string_view line, st
                                               "'gpio' group (sudo adduser $USER gpio) and log in again");
         case ENOENT:
             return Error(ErrorCode::unknown_part,
-                         tried + " because this board's GPIO chips have no such line: check the line's name in "
-                                 "the board file (a Raspberry Pi's are called GPIO2 to GPIO27)");
+                         tried +
+                             " because this board's GPIO chips have no such line: check the line's name in "
+                             "the board file (a Raspberry Pi's are called GPIO2 to GPIO27)");
         case ENODEV:
-            return Error(ErrorCode::gpio, tried + " because the GPIO chip went away (its driver was removed): "
-                                                  "start the program again, and restart the Raspberry Pi if "
-                                                  "that does not help");
+            return Error(ErrorCode::gpio, tried +
+                                              " because the GPIO chip went away (its driver was removed): "
+                                              "start the program again, and restart the Raspberry Pi if "
+                                              "that does not help");
         case EINVAL:
-            return Error(ErrorCode::gpio, tried + ": the GPIO chip said no to that request, so this chip or "
-                                                  "kernel cannot do it (pull-up and pull-down need Linux 5.5 "
-                                                  "or newer)");
+            return Error(ErrorCode::gpio, tried +
+                                              ": the GPIO chip said no to that request, so this chip or "
+                                              "kernel cannot do it (pull-up and pull-down need Linux 5.5 "
+                                              "or newer)");
         case ENOTTY:
             // libgpiod's answer for a device file that is not a GPIO chip.
-            return Error(ErrorCode::gpio, tried + " because that device is not a GPIO chip: is this a Raspberry "
-                                                  "Pi? To practise without one, use the simulated board "
-                                                  "(BERRYKIT_BOARD=sim)");
+            return Error(ErrorCode::gpio, tried +
+                                              " because that device is not a GPIO chip: is this a Raspberry "
+                                              "Pi? To practise without one, use the simulated board "
+                                              "(BERRYKIT_BOARD=sim)");
         default:
             return Error(ErrorCode::gpio, tried + ": " + std::generic_category().message(errnum) + " (error " +
-                                              std::to_string(errnum) + "): try again, and ask for help if it "
+                                              std::to_string(errnum) +
+                                              "): try again, and ask for help if it "
                                               "keeps happening");
     }
 }

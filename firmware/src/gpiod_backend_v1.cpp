@@ -187,8 +187,8 @@ private:
         for (const auto& chip_path : detail::find_gpio_chips(options_.dev_root)) {
             const OpenLine open = open_line(chip_path, wanted);
             if (open.line) {
-                return LineInfo{wanted, detail::bcm_from_line_name(wanted).value_or(-1),
-                                chip_path.filename().string(), gpiod_line_offset(open.line)};
+                return LineInfo{wanted, detail::bcm_from_line_name(wanted).value_or(-1), chip_path.filename().string(),
+                                gpiod_line_offset(open.line)};
             }
             // ENOENT from find_line is "not on this chip"; anything else is a chip we could not
             // look at, which matters only if no other chip has the line.
@@ -263,8 +263,9 @@ void GpiodPin::do_make_input(Bias bias, Edge edges) {
 
 void GpiodPin::check_held() const {
     if (held_) return;
-    throw Error(ErrorCode::gpio, line().name + " (" + owner() + ") was let go when a change to it failed, and "
-                                 "berrykit could not get it back: close the part and open it again");
+    throw Error(ErrorCode::gpio, line().name + " (" + owner() +
+                                     ") was let go when a change to it failed, and "
+                                     "berrykit could not get it back: close the part and open it again");
 }
 
 void GpiodPin::do_write(bool level) {

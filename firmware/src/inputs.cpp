@@ -69,14 +69,12 @@ void DigitalInputDevice::release() noexcept {
 // ---- Button ----------------------------------------------------------------------------------
 
 Button::Button(std::shared_ptr<Kit> kit, PartBinding binding, Options options)
-    : DigitalInputDevice(std::move(kit), std::move(binding), options.input, EventKind::pressed,
-                         EventKind::released),
+    : DigitalInputDevice(std::move(kit), std::move(binding), options.input, EventKind::pressed, EventKind::released),
       hold_repeat_(options.hold_repeat) {
     const double hold = options.hold_time.value_or(this->binding().def.hold_time);
     if (!std::isfinite(hold) || hold <= 0 || hold > 60) {
         throw Error(ErrorCode::bad_value, "hold_time for " + description() +
-                                              " must be more than 0 and at most 60 seconds, got " +
-                                              to_text(hold));
+                                              " must be more than 0 and at most 60 seconds, got " + to_text(hold));
     }
     hold_time_ = from_seconds(hold);
     std::lock_guard guard(backend().lock());
@@ -127,8 +125,7 @@ void Button::set_hold_time(double seconds) {
     check_open();
     if (!std::isfinite(seconds) || seconds <= 0 || seconds > 60) {
         throw Error(ErrorCode::bad_value, "hold_time for " + description() +
-                                              " must be more than 0 and at most 60 seconds, got " +
-                                              to_text(seconds));
+                                              " must be more than 0 and at most 60 seconds, got " + to_text(seconds));
     }
     hold_time_ = from_seconds(seconds);
 }

@@ -96,9 +96,9 @@ Kit::Kit(const KitOptions& options) : options_(options) {
         gpiod_options.sysfs_root = options.sysfs_root;
         backend_ = make_gpiod_backend(gpiod_options);
     } else {
-        throw Error(ErrorCode::bad_value,
-                    "there is no board backend called '" + backend + "': use 'sim' (the simulated board) or "
-                    "'gpiod' (real GPIO pins)");
+        throw Error(ErrorCode::bad_value, "there is no board backend called '" + backend +
+                                              "': use 'sim' (the simulated board) or "
+                                              "'gpiod' (real GPIO pins)");
     }
     backend_kind_ = backend_->kind();
     start_ = backend_->clock().now();
@@ -131,9 +131,9 @@ PartBinding Kit::resolve(const PartRef& ref, std::initializer_list<PartType> acc
     if (const auto* name = std::get_if<std::string>(&ref)) {
         if (const PartDef* def = board_.find(*name)) {
             if (!accepts(def->type)) {
-                throw Error(ErrorCode::wrong_type,
-                            "'" + *name + "' is " + a_or_an(to_friendly(def->type)) + ", not " + a_or_an(kind) +
-                                ": open it with " + class_for(def->type) + "(\"" + *name + "\")");
+                throw Error(ErrorCode::wrong_type, "'" + *name + "' is " + a_or_an(to_friendly(def->type)) + ", not " +
+                                                       a_or_an(kind) + ": open it with " + class_for(def->type) +
+                                                       "(\"" + *name + "\")");
             }
             binding.part = *name;
             binding.description = "the " + kind + " '" + *name + "'";
@@ -207,8 +207,9 @@ std::shared_ptr<PwmOutputDevice> Kit::open_pwm_led(const PartRef& ref, PwmOutput
 std::shared_ptr<RgbLed> Kit::open_rgb_led(const PartRef& ref, RgbLed::Options options) {
     require_open(closed_);
     if (std::holds_alternative<int>(ref) || is_header_line(std::get<std::string>(ref))) {
-        throw Error(ErrorCode::wrong_type, "an RGB LED uses three pins, so open it by its name in the kit "
-                                           "(like RGBLED(\"rgb\")) or give all three: RGBLED(red=5, green=6, blue=13)");
+        throw Error(ErrorCode::wrong_type,
+                    "an RGB LED uses three pins, so open it by its name in the kit "
+                    "(like RGBLED(\"rgb\")) or give all three: RGBLED(red=5, green=6, blue=13)");
     }
     return std::make_shared<RgbLed>(shared_from_this(), resolve(ref, {PartType::rgb_led}, "RGB LED"), options);
 }
@@ -220,8 +221,8 @@ std::shared_ptr<Button> Kit::open_button(const PartRef& ref, Button::Options opt
 
 std::shared_ptr<MotionSensor> Kit::open_motion_sensor(const PartRef& ref, DigitalInputDevice::Options options) {
     require_open(closed_);
-    return std::make_shared<MotionSensor>(shared_from_this(),
-                                          resolve(ref, {PartType::motion_sensor}, "motion sensor"), options);
+    return std::make_shared<MotionSensor>(shared_from_this(), resolve(ref, {PartType::motion_sensor}, "motion sensor"),
+                                          options);
 }
 
 std::shared_ptr<LightSensor> Kit::open_light_sensor(const PartRef& ref, LightSensor::Options options) {
@@ -233,9 +234,10 @@ std::shared_ptr<LightSensor> Kit::open_light_sensor(const PartRef& ref, LightSen
 std::shared_ptr<DistanceSensor> Kit::open_distance_sensor(const PartRef& ref, DistanceSensor::Options options) {
     require_open(closed_);
     if (std::holds_alternative<int>(ref) || is_header_line(std::get<std::string>(ref))) {
-        throw Error(ErrorCode::wrong_type, "a distance sensor uses two pins, so open it by its name in the kit "
-                                           "(like DistanceSensor(\"distance\")) or give both: "
-                                           "DistanceSensor(echo=24, trigger=23)");
+        throw Error(ErrorCode::wrong_type,
+                    "a distance sensor uses two pins, so open it by its name in the kit "
+                    "(like DistanceSensor(\"distance\")) or give both: "
+                    "DistanceSensor(echo=24, trigger=23)");
     }
     return std::make_shared<DistanceSensor>(shared_from_this(),
                                             resolve(ref, {PartType::distance_sensor}, "distance sensor"), options);
@@ -361,8 +363,9 @@ void Kit::unregister_device(std::uint64_t id) noexcept {
 SimBackend& Kit::require_sim(const char* what) {
     require_open(closed_);
     if (!sim_) {
-        throw Error(ErrorCode::unsupported, std::string(what) + " only works on the simulated board; "
-                                                                "on a real board, use the real part");
+        throw Error(ErrorCode::unsupported, std::string(what) +
+                                                " only works on the simulated board; "
+                                                "on a real board, use the real part");
     }
     return *sim_;
 }
@@ -455,10 +458,9 @@ void Kit::trigger_motion(const std::string& part, double seconds) {
 
 void Kit::set_sensor(const std::string& part, const std::string& quantity, SimValue value) {
     SimBackend& sim = require_sim("set_sensor()");
-    const PartDef& def = sim_part(part,
-                                  {PartType::ds18b20, PartType::dht11, PartType::dht22, PartType::light_sensor,
-                                   PartType::distance_sensor},
-                                  "sensor");
+    const PartDef& def = sim_part(
+        part, {PartType::ds18b20, PartType::dht11, PartType::dht22, PartType::light_sensor, PartType::distance_sensor},
+        "sensor");
     std::string q = quantity;
     std::vector<std::string> allowed;
     switch (def.type) {
@@ -471,8 +473,10 @@ void Kit::set_sensor(const std::string& part, const std::string& quantity, SimVa
     }
     if (q.empty()) {
         if (allowed.size() != 1) {
-            throw Error(ErrorCode::bad_value, "'" + part + "' measures temperature and humidity: say which one, "
-                                              "like set_sensor(\"" + part + "\", humidity=60)");
+            throw Error(ErrorCode::bad_value, "'" + part +
+                                                  "' measures temperature and humidity: say which one, "
+                                                  "like set_sensor(\"" +
+                                                  part + "\", humidity=60)");
         }
         q = allowed.front();
     }

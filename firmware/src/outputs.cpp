@@ -98,14 +98,14 @@ bool OutputDevice::wait_for_animation(std::optional<double> timeout) {
 
 void OutputDevice::play(std::vector<Animation::Step> steps, std::optional<int> repeats, bool fades) {
     if (repeats && *repeats < 0) {
-        throw Error(ErrorCode::bad_value, "the number of times for " + description() +
-                                              " must be 0 or more, got " + std::to_string(*repeats));
+        throw Error(ErrorCode::bad_value,
+                    "the number of times for " + description() + " must be 0 or more, got " + std::to_string(*repeats));
     }
     double total = 0;
     for (const auto& s : steps) total += s.seconds;
     if (total <= 0 && !repeats) {
-        throw Error(ErrorCode::bad_value, "a blink of " + description() +
-                                              " that lasts 0 seconds would never end: give it some time");
+        throw Error(ErrorCode::bad_value,
+                    "a blink of " + description() + " that lasts 0 seconds would never end: give it some time");
     }
     stop_animation();
     animation_ = std::make_unique<Animation>(
@@ -290,7 +290,9 @@ void PwmOutputDevice::blink(double on_time, double off_time, double fade_in_time
                             std::optional<int> n) {
     std::lock_guard guard(backend().lock());
     check_open();
-    check_times({{"on_time", on_time}, {"off_time", off_time}, {"fade_in_time", fade_in_time},
+    check_times({{"on_time", on_time},
+                 {"off_time", off_time},
+                 {"fade_in_time", fade_in_time},
                  {"fade_out_time", fade_out_time}});
     play(fade_steps(on_time, off_time, fade_in_time, fade_out_time, grey(1), grey(0)), n,
          fade_in_time > 0 || fade_out_time > 0);
@@ -338,12 +340,13 @@ void RgbLed::check_color(const Color& color, const char* what) const {
     for (std::size_t i = 0; i < 3; ++i) {
         if (!std::isfinite(color[i]) || color[i] < 0 || color[i] > 1) {
             throw Error(ErrorCode::bad_value, std::string("the ") + names[i] + " part of the " + what + " for " +
-                                                  description() + " must be between 0 and 1, got " +
-                                                  to_text(color[i]));
+                                                  description() + " must be between 0 and 1, got " + to_text(color[i]));
         }
         if (!pwm_ && color[i] != 0 && color[i] != 1) {
-            throw Error(ErrorCode::bad_value, description() + " was opened with pwm=False, so each colour can "
-                                                             "only be 0 or 1, got " + to_text(color[i]));
+            throw Error(ErrorCode::bad_value, description() +
+                                                  " was opened with pwm=False, so each colour can "
+                                                  "only be 0 or 1, got " +
+                                                  to_text(color[i]));
         }
     }
 }
@@ -389,11 +392,13 @@ bool RgbLed::is_active() const {
     return c[0] > 0 || c[1] > 0 || c[2] > 0;
 }
 
-void RgbLed::blink(double on_time, double off_time, double fade_in_time, double fade_out_time,
-                   const Color& on_color, const Color& off_color, std::optional<int> n) {
+void RgbLed::blink(double on_time, double off_time, double fade_in_time, double fade_out_time, const Color& on_color,
+                   const Color& off_color, std::optional<int> n) {
     std::lock_guard guard(backend().lock());
     check_open();
-    check_times({{"on_time", on_time}, {"off_time", off_time}, {"fade_in_time", fade_in_time},
+    check_times({{"on_time", on_time},
+                 {"off_time", off_time},
+                 {"fade_in_time", fade_in_time},
                  {"fade_out_time", fade_out_time}});
     check_color(on_color, "on_color");
     check_color(off_color, "off_color");

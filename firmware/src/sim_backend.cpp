@@ -5,10 +5,10 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <set>
-#include <iterator>
 #include <tuple>
 #include <utility>
 
@@ -87,17 +87,15 @@ SimValue SimValue::curve(std::vector<std::pair<double, double>> points, bool rep
         const auto [seconds, value] = points[i];
         const std::string which = "point " + std::to_string(i + 1) + " of the curve";
         if (!std::isfinite(seconds) || !std::isfinite(value)) {
-            throw Error(ErrorCode::bad_value,
-                        which + " is not a number: use numbers for its seconds and its value");
+            throw Error(ErrorCode::bad_value, which + " is not a number: use numbers for its seconds and its value");
         }
         if (seconds < 0) {
-            throw Error(ErrorCode::bad_value, which + " is at " + to_text(seconds) +
-                                                  " seconds: a curve starts at 0 seconds, when it is set");
+            throw Error(ErrorCode::bad_value,
+                        which + " is at " + to_text(seconds) + " seconds: a curve starts at 0 seconds, when it is set");
         }
         if (i > 0 && seconds < points[i - 1].first) {
-            throw Error(ErrorCode::bad_value, which + " (at " + to_text(seconds) +
-                                                  " s) comes before point " + std::to_string(i) + " (at " +
-                                                  to_text(points[i - 1].first) +
+            throw Error(ErrorCode::bad_value, which + " (at " + to_text(seconds) + " s) comes before point " +
+                                                  std::to_string(i) + " (at " + to_text(points[i - 1].first) +
                                                   " s): put the points in time order");
         }
     }
@@ -170,8 +168,7 @@ class SimSensorBus final : public SensorBus {
 public:
     explicit SimSensorBus(World& world) : world_(world) {}
     double read_ds18b20(const std::string& part, const std::string& device) override;
-    ClimateReading read_dht(const std::string& part, const std::string& device,
-                            const std::string& line) override;
+    ClimateReading read_dht(const std::string& part, const std::string& device, const std::string& line) override;
 
 private:
     World& world_;
@@ -273,9 +270,8 @@ public:
         const QuantityRule& rule = quantity_rule(quantity);
         for (const auto& [seconds, number] : value.points()) {
             if (!std::isfinite(number) || number < rule.lowest || number > rule.highest) {
-                throw Error(ErrorCode::bad_value, "the " + std::string(rule.name) + " of '" + part +
-                                                      "' must be " + std::string(rule.allowed) + ", got " +
-                                                      to_text(number));
+                throw Error(ErrorCode::bad_value, "the " + std::string(rule.name) + " of '" + part + "' must be " +
+                                                      std::string(rule.allowed) + ", got " + to_text(number));
             }
         }
         values_.insert_or_assign(std::make_pair(part, quantity), SetValue{std::move(value), now()});
@@ -407,8 +403,7 @@ void World::start_charging(Line& line) {
     line.driven = false;
     const double light = value(circuit.part, "light");
     if (light <= 0) return;  // in the dark the LDR passes no current: the line never rises
-    const auto charge =
-        Nanos{std::llround(static_cast<double>(circuit.charge_time_limit.count()) * (1.0 - light))};
+    const auto charge = Nanos{std::llround(static_cast<double>(circuit.charge_time_limit.count()) * (1.0 - light))};
     const int bcm = line.info.bcm;
     circuit.charge_timer = board_.scheduler().call_later(std::max(charge, quickest_charge), [this, bcm] {
         Line& charged = line_number(bcm);
@@ -420,10 +415,9 @@ void World::start_charging(Line& line) {
 double SimSensorBus::read_ds18b20(const std::string& part, const std::string&) {
     std::lock_guard guard(world_.lock());
     if (world_.is_faulty(part)) {
-        throw Error(ErrorCode::sensor,
-                    "the temperature sensor '" + part +
-                        "' did not answer: check that it is plugged in and its wires are on "
-                        "the right pins");
+        throw Error(ErrorCode::sensor, "the temperature sensor '" + part +
+                                           "' did not answer: check that it is plugged in and its wires are on "
+                                           "the right pins");
     }
     return world_.value(part, "temperature");
 }
@@ -431,10 +425,9 @@ double SimSensorBus::read_ds18b20(const std::string& part, const std::string&) {
 ClimateReading SimSensorBus::read_dht(const std::string& part, const std::string&, const std::string&) {
     std::lock_guard guard(world_.lock());
     if (world_.is_faulty(part)) {
-        throw Error(ErrorCode::sensor,
-                    "the temperature and humidity sensor '" + part +
-                        "' did not answer: check that it is plugged in and its wires are on "
-                        "the right pins");
+        throw Error(ErrorCode::sensor, "the temperature and humidity sensor '" + part +
+                                           "' did not answer: check that it is plugged in and its wires are on "
+                                           "the right pins");
     }
     return ClimateReading{world_.value(part, "temperature"), world_.value(part, "humidity")};
 }
@@ -502,14 +495,12 @@ std::uint64_t SimBackend::history_dropped(std::string_view line) const {
 void SimBackend::wire_light_sensor(const std::string& part, std::string_view line, Nanos charge_time_limit) {
     std::lock_guard guard(lock());
     if (charge_time_limit <= Nanos{0}) {
-        throw Error(ErrorCode::bad_value,
-                    "the light sensor '" + part + "' needs a charge time of more than 0 seconds");
+        throw Error(ErrorCode::bad_value, "the light sensor '" + part + "' needs a charge time of more than 0 seconds");
     }
     impl_->wire_light_sensor(impl_->line_named(line), part, charge_time_limit);
 }
 
-void SimBackend::wire_distance_sensor(const std::string& part, std::string_view trigger,
-                                      std::string_view echo) {
+void SimBackend::wire_distance_sensor(const std::string& part, std::string_view trigger, std::string_view echo) {
     std::lock_guard guard(lock());
     auto& trigger_line = impl_->line_named(trigger);
     auto& echo_line = impl_->line_named(echo);

@@ -77,8 +77,7 @@ Reading celsius_from_millidegrees(long millidegrees) {
     // sensor was reset (power dipped) just before the read. A real 85 °C is rare in a classroom,
     // and if it is real the next read says it again.
     if (millidegrees == 85000) {
-        return bad_reading("read 85 °C, the value it has before it has measured anything (its power dipped)",
-                           true);
+        return bad_reading("read 85 °C, the value it has before it has measured anything (its power dipped)", true);
     }
     return Reading{static_cast<double>(millidegrees) / 1000.0, {}, false};
 }
@@ -86,7 +85,8 @@ Reading celsius_from_millidegrees(long millidegrees) {
 Reading parse_w1_text(std::string_view text) {
     const auto newline = text.find('\n');
     const std::string_view crc_line = text.substr(0, newline);
-    const std::string_view value_line = newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
+    const std::string_view value_line =
+        newline == std::string_view::npos ? std::string_view{} : text.substr(newline + 1);
     const auto crc = crc_line.find("crc=");
     const auto t = value_line.find("t=");
     if (crc == std::string_view::npos || t == std::string_view::npos) {
@@ -150,8 +150,8 @@ std::string hex(int number) {
 // The errors every sensor read shares, so the two sensors word them alike.
 Error unreadable(const std::string& who, const fs::path& file, int errnum) {
     if (is_denied(errnum)) {
-        return Error(ErrorCode::sensor, who + " cannot be read: this program is not allowed to read " +
-                                            file.string() + " (" + std::generic_category().message(errnum) +
+        return Error(ErrorCode::sensor, who + " cannot be read: this program is not allowed to read " + file.string() +
+                                            " (" + std::generic_category().message(errnum) +
                                             "): run it as a user who may, or ask whoever set up this Raspberry Pi");
     }
     return Error(ErrorCode::sensor, who + " could not be read from " + file.string() + ": " +
@@ -208,8 +208,8 @@ double parse_w1_slave(std::string_view text, const std::string& part) {
 
 SysfsSensorBus::SysfsSensorBus(Options options) : options_(std::move(options)) {
     if (options_.attempts < 1) {
-        throw Error(ErrorCode::bad_value, "a sensor needs at least 1 attempt to be read, got " +
-                                              std::to_string(options_.attempts));
+        throw Error(ErrorCode::bad_value,
+                    "a sensor needs at least 1 attempt to be read, got " + std::to_string(options_.attempts));
     }
     if (options_.retry_pause < Nanos{0}) {
         throw Error(ErrorCode::bad_value, "the pause between sensor reads cannot be negative");
@@ -224,8 +224,9 @@ void SysfsSensorBus::pause_before_retry() const {
 double SysfsSensorBus::read_ds18b20(const std::string& part, const std::string& device) {
     const std::string who = temperature_part(part);
     const fs::path devices = options_.root / "bus" / "w1" / "devices";
-    const std::string not_found = who + " was not found: check its wires and that the 1-Wire interface is on "
-                                        "(dtoverlay=w1-gpio in /boot/firmware/config.txt)";
+    const std::string not_found = who +
+                                  " was not found: check its wires and that the 1-Wire interface is on "
+                                  "(dtoverlay=w1-gpio in /boot/firmware/config.txt)";
     std::string id = device;
     if (device.empty() || device == "auto") {
         const auto found = entries_starting_with(devices, "28-");
@@ -261,8 +262,9 @@ double SysfsSensorBus::read_ds18b20(const std::string& part, const std::string& 
         if (is_missing(read_result.error)) {
             const auto present = entries_starting_with(devices, "28-");
             throw Error(ErrorCode::sensor,
-                        who + " (" + id + ") was not found: check its wires, its id in the board file, and that "
-                              "the 1-Wire interface is on (dtoverlay=w1-gpio in /boot/firmware/config.txt). " +
+                        who + " (" + id +
+                            ") was not found: check its wires, its id in the board file, and that "
+                            "the 1-Wire interface is on (dtoverlay=w1-gpio in /boot/firmware/config.txt). " +
                             (present.empty() ? std::string("No temperature sensor is connected.")
                                              : "Connected: " + joined(present) + "."));
         }
@@ -275,9 +277,9 @@ double SysfsSensorBus::read_ds18b20(const std::string& part, const std::string& 
         Reading reading;
         if (plain_number) {
             const auto millidegrees = parse_integer(read_result.text);
-            reading = millidegrees ? celsius_from_millidegrees(*millidegrees)
-                                   : bad_reading("gave an answer berrykit cannot understand: " +
-                                                     said(read_result.text), false);
+            reading = millidegrees
+                          ? celsius_from_millidegrees(*millidegrees)
+                          : bad_reading("gave an answer berrykit cannot understand: " + said(read_result.text), false);
         } else {
             reading = parse_w1_text(read_result.text);
         }
@@ -285,17 +287,17 @@ double SysfsSensorBus::read_ds18b20(const std::string& part, const std::string& 
         if (!reading.retry) throw Error(ErrorCode::sensor, who + " (" + id + ") " + reading.problem);
         last_problem = reading.problem;
     }
-    throw Error(ErrorCode::sensor, who + " (" + id + ") " + last_problem + ", " +
-                                       std::to_string(options_.attempts) + " times in a row: " + ds18b20_wiring);
+    throw Error(ErrorCode::sensor, who + " (" + id + ") " + last_problem + ", " + std::to_string(options_.attempts) +
+                                       " times in a row: " + ds18b20_wiring);
 }
 
-ClimateReading SysfsSensorBus::read_dht(const std::string& part, const std::string& device,
-                                        const std::string& line) {
+ClimateReading SysfsSensorBus::read_dht(const std::string& part, const std::string& device, const std::string& line) {
     const std::string who = climate_part(part);
     const fs::path devices = options_.root / "bus" / "iio" / "devices";
     const auto bcm = detail::bcm_from_line_name(line);
-    const std::string not_found = who + " was not found: check its wires and that dtoverlay=dht11,gpiopin=" +
-                                  std::to_string(bcm.value_or(4)) + " is in /boot/firmware/config.txt";
+    const std::string not_found =
+        who + " was not found: check its wires and that dtoverlay=dht11,gpiopin=" + std::to_string(bcm.value_or(4)) +
+        " is in /boot/firmware/config.txt";
     // An IIO device's name, or nothing when it has none we can read (another driver's device
     // can be unreadable; it is not ours either way).
     const auto name_of = [&](const std::string& iio_device) -> std::optional<std::string> {
@@ -329,10 +331,12 @@ ClimateReading SysfsSensorBus::read_dht(const std::string& part, const std::stri
             if (chosen.empty()) {
                 throw Error(ErrorCode::sensor,
                             "there are " + std::to_string(found.size()) + " climate sensors (" + joined(listed) +
-                                ") and none is on " + (line.empty() ? std::string("the line of '" + part + "'") : line) +
+                                ") and none is on " +
+                                (line.empty() ? std::string("the line of '" + part + "'") : line) +
                                 ", so berrykit cannot tell which one is '" + part +
                                 "': check the line in the board file, or put the sensor's device there as "
-                                "\"device\", for example \"device\": \"" + found.front().first + "\"");
+                                "\"device\", for example \"device\": \"" +
+                                found.front().first + "\"");
             }
         }
     } else {
@@ -369,8 +373,8 @@ ClimateReading SysfsSensorBus::read_dht(const std::string& part, const std::stri
             if (read_result.error) throw unreadable(who, file, read_result.error);
             const auto milli = parse_integer(read_result.text);
             if (!milli) {
-                throw Error(ErrorCode::sensor, who + " gave an answer berrykit cannot understand in " +
-                                                   file.string() + ": " + said(read_result.text));
+                throw Error(ErrorCode::sensor, who + " gave an answer berrykit cannot understand in " + file.string() +
+                                                   ": " + said(read_result.text));
             }
             *value = static_cast<double>(*milli) / 1000.0;
         }

@@ -63,8 +63,9 @@ PYBIND11_MODULE(_core, m) {
     });
 
     m.def("gpiod_api_version", &gpiod_api_version, "libgpiod API this build has (1 or 2), 0 for none");
-    m.def("gpio_chips_present", [](const std::string& dev) { return gpio_chips_present(dev); },
-          py::arg("dev_root") = "/dev");
+    m.def(
+        "gpio_chips_present", [](const std::string& dev) { return gpio_chips_present(dev); },
+        py::arg("dev_root") = "/dev");
 
     py::class_<Kit, std::shared_ptr<Kit>> kit(m, "Kit");
     kit.def_static(
@@ -170,8 +171,7 @@ PYBIND11_MODULE(_core, m) {
             [](Kit& k, const PartRef& ref, std::size_t queue_len, double charge_time_limit, double threshold) {
                 return k.open_light_sensor(ref, {queue_len, charge_time_limit, threshold});
             },
-            py::arg("ref"), py::arg("queue_len") = 5, py::arg("charge_time_limit") = 0.01,
-            py::arg("threshold") = 0.1)
+            py::arg("ref"), py::arg("queue_len") = 5, py::arg("charge_time_limit") = 0.01, py::arg("threshold") = 0.1)
         .def(
             "open_distance_sensor",
             [](Kit& k, const PartRef& ref, std::size_t queue_len, double max_distance, double threshold_distance) {
@@ -202,13 +202,13 @@ PYBIND11_MODULE(_core, m) {
         .def(
             "set_sensor_curve",
             [](Kit& k, const std::string& part, const std::string& quantity,
-               std::vector<std::pair<double, double>> points, bool repeat) {
-                k.set_sensor(part, quantity, SimValue::curve(std::move(points), repeat));
-            },
+               std::vector<std::pair<double, double>> points,
+               bool repeat) { k.set_sensor(part, quantity, SimValue::curve(std::move(points), repeat)); },
             py::arg("part"), py::arg("quantity"), py::arg("points"), py::arg("repeat") = false)
         .def("set_sensor_fault", &Kit::set_sensor_fault, py::arg("part"), py::arg("faulty"))
         .def(
-            "history", [](Kit& k, const PartRef& ref, const std::string& role) { return samples(k.history(ref, role)); },
+            "history",
+            [](Kit& k, const PartRef& ref, const std::string& role) { return samples(k.history(ref, role)); },
             py::arg("ref"), py::arg("role") = "")
         .def("clear_history", &Kit::clear_history, py::arg("ref"), py::arg("role") = "")
         .def("sensor_value",
@@ -218,7 +218,8 @@ PYBIND11_MODULE(_core, m) {
              })
         .def("line_driven",
              [](Kit& k, const std::string& line) {
-                 if (!k.sim()) throw Error(ErrorCode::unsupported, "only the simulated board drives lines from outside");
+                 if (!k.sim())
+                     throw Error(ErrorCode::unsupported, "only the simulated board drives lines from outside");
                  return k.sim()->driven(line);
              })
         .def("line_level", [](Kit& k, const std::string& line) {
@@ -294,8 +295,7 @@ PYBIND11_MODULE(_core, m) {
         .def_property("threshold", &SmoothedSensor::threshold, &SmoothedSensor::set_threshold)
         .def_property_readonly("measurements", &SmoothedSensor::measurements)
         .def("wait_for_reading", &SmoothedSensor::wait_for_reading, py::arg("timeout") = py::none(), release_gil())
-        .def("wait_for", &SmoothedSensor::wait_for, py::arg("active"), py::arg("timeout") = py::none(),
-             release_gil());
+        .def("wait_for", &SmoothedSensor::wait_for, py::arg("active"), py::arg("timeout") = py::none(), release_gil());
 
     py::class_<LightSensor, SmoothedSensor, std::shared_ptr<LightSensor>>(m, "LightSensor")
         .def_property_readonly("charge_time_limit", &LightSensor::charge_time_limit);
@@ -308,14 +308,12 @@ PYBIND11_MODULE(_core, m) {
 
     py::class_<HumidityTemperatureSensor, Device, std::shared_ptr<HumidityTemperatureSensor>>(
         m, "HumidityTemperatureSensor")
-        .def(
-            "read",
-            [](HumidityTemperatureSensor& s) {
-                ClimateReading r;
-                {
-                    py::gil_scoped_release unlocked;
-                    r = s.read();
-                }
-                return py::make_tuple(r.temperature_c, r.humidity_percent);
-            });
+        .def("read", [](HumidityTemperatureSensor& s) {
+            ClimateReading r;
+            {
+                py::gil_scoped_release unlocked;
+                r = s.read();
+            }
+            return py::make_tuple(r.temperature_c, r.humidity_percent);
+        });
 }

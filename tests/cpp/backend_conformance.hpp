@@ -64,16 +64,15 @@ TEMPLATE_TEST_CASE("conformance: lines are found by name and by BCM number", "[c
     CHECK(bench.backend->find_line(27).name == second_line);
 }
 
-TEMPLATE_TEST_CASE("conformance: an unknown line name is an unknown part, named in the error",
-                   "[conformance]", BERRYKIT_CONFORMANCE_BENCHES) {
+TEMPLATE_TEST_CASE("conformance: an unknown line name is an unknown part, named in the error", "[conformance]",
+                   BERRYKIT_CONFORMANCE_BENCHES) {
     Bench bench = TestType::make();
     const std::string name = GENERATE(as<std::string>{}, "GPIO99", "LED", "gpio17", "");
-    CHECK_THROWS_MATCHES(bench.backend->find_line(name), Error,
-                         IsError(ErrorCode::unknown_part, {"'" + name + "'"}));
+    CHECK_THROWS_MATCHES(bench.backend->find_line(name), Error, IsError(ErrorCode::unknown_part, {"'" + name + "'"}));
 }
 
-TEMPLATE_TEST_CASE("conformance: a number off the Pi's header is an unknown part, named in the error",
-                   "[conformance]", BERRYKIT_CONFORMANCE_BENCHES) {
+TEMPLATE_TEST_CASE("conformance: a number off the Pi's header is an unknown part, named in the error", "[conformance]",
+                   BERRYKIT_CONFORMANCE_BENCHES) {
     Bench bench = TestType::make();
     const int number = GENERATE(-1, 28, 99);
     CHECK_THROWS_MATCHES(bench.backend->find_line(number), Error,
@@ -92,8 +91,8 @@ TEMPLATE_TEST_CASE("conformance: a line has one owner, and a second claim names 
     const auto in_use = IsError(ErrorCode::part_in_use, {"already in use by", "the LED 'red'", first_line});
     CHECK_THROWS_MATCHES(claim(bench, first_line, "the button 'go'"), Error, in_use);
     // The same line by its number is the same line.
-    CHECK_THROWS_MATCHES(bench.backend->claim(bench.backend->find_line(first_line_bcm), "the button 'go'"),
-                         Error, in_use);
+    CHECK_THROWS_MATCHES(bench.backend->claim(bench.backend->find_line(first_line_bcm), "the button 'go'"), Error,
+                         in_use);
     // A refused claim changes nothing.
     CHECK(bench.backend->owner_of(first_line) == "the LED 'red'");
     red->make_output(true);
@@ -144,8 +143,8 @@ TEMPLATE_TEST_CASE("conformance: a closed pin refuses to work and says which lin
 
 // ---- outputs ---------------------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("conformance: an output shows its initial level at once, and what it is told",
-                   "[conformance]", BERRYKIT_CONFORMANCE_BENCHES) {
+TEMPLATE_TEST_CASE("conformance: an output shows its initial level at once, and what it is told", "[conformance]",
+                   BERRYKIT_CONFORMANCE_BENCHES) {
     Bench bench = TestType::make();
     auto red = claim(bench, first_line, "the LED 'red'");
     red->make_output(true);
@@ -181,8 +180,8 @@ TEMPLATE_TEST_CASE("conformance: an input refuses to be switched or to do PWM", 
 
 // ---- inputs ----------------------------------------------------------------------------------
 
-TEMPLATE_TEST_CASE("conformance: an input reads what drives it, and its pull when nothing does",
-                   "[conformance]", BERRYKIT_CONFORMANCE_BENCHES) {
+TEMPLATE_TEST_CASE("conformance: an input reads what drives it, and its pull when nothing does", "[conformance]",
+                   BERRYKIT_CONFORMANCE_BENCHES) {
     Bench bench = TestType::make();
     bench.lines.release(first_line);
     auto button = claim(bench, first_line, "the button 'go'");
@@ -325,8 +324,8 @@ TEMPLATE_TEST_CASE("conformance: debounce turns a bouncy press into one press", 
     CHECK(button->read());
 }
 
-TEMPLATE_TEST_CASE("conformance: debounce catches up when the line settles during the window",
-                   "[conformance]", BERRYKIT_CONFORMANCE_BENCHES) {
+TEMPLATE_TEST_CASE("conformance: debounce catches up when the line settles during the window", "[conformance]",
+                   BERRYKIT_CONFORMANCE_BENCHES) {
     Bench bench = TestType::make();
     const Nanos window = bounce_window(bench);
     const Nanos bounce_gap = bench.manual_clock ? Nanos{1ms} : Nanos{0};

@@ -48,9 +48,7 @@ inline KitOptions sim_kit_options(bool manual_clock = true) {
 }
 
 // The classroom kit on the simulated board; with a manual clock unless told otherwise.
-inline std::shared_ptr<Kit> open_sim_kit(bool manual_clock = true) {
-    return Kit::open(sim_kit_options(manual_clock));
-}
+inline std::shared_ptr<Kit> open_sim_kit(bool manual_clock = true) { return Kit::open(sim_kit_options(manual_clock)); }
 
 // An event as the tests write it: which device, what, and when in seconds on the board's clock.
 struct Happened {
@@ -111,8 +109,8 @@ template <>
 struct StringMaker<berrykit::test::Happened> {
     static std::string convert(const berrykit::test::Happened& event) {
         std::ostringstream out;
-        out << "{device " << event.device << ", " << berrykit::to_string(event.kind) << " at "
-            << event.seconds << " s}";
+        out << "{device " << event.device << ", " << berrykit::to_string(event.kind) << " at " << event.seconds
+            << " s}";
         return out.str();
     }
 };

@@ -23,8 +23,7 @@ const double not_a_number = std::numeric_limits<double>::quiet_NaN();
 // Advances in small steps until the sensor has taken one more measurement (at most `limit` s).
 void advance_one_measurement(Kit& kit, const SmoothedSensor& sensor, double limit = 1.0) {
     const auto before = sensor.measurements();
-    for (double waited = 0; waited < limit && sensor.measurements() == before; waited += 0.0005)
-        kit.advance(0.0005);
+    for (double waited = 0; waited < limit && sensor.measurements() == before; waited += 0.0005) kit.advance(0.0005);
     REQUIRE(sensor.measurements() == before + 1);
 }
 
@@ -197,8 +196,7 @@ TEST_CASE("a distance beyond max_distance reads as max_distance") {
     CHECK(reading(*distance) == Approx(0.2));
     CHECK_THROWS_MATCHES(distance->set_max_distance(5), Error,
                          IsError(ErrorCode::bad_value, {"max_distance", "the distance sensor 'distance'"}));
-    CHECK_THROWS_MATCHES(distance->set_max_distance(0), Error,
-                         IsError(ErrorCode::bad_value, {"max_distance"}));
+    CHECK_THROWS_MATCHES(distance->set_max_distance(0), Error, IsError(ErrorCode::bad_value, {"max_distance"}));
     CHECK(distance->max_distance() == 0.2);
 }
 

@@ -182,13 +182,10 @@ TEST_CASE("a line that is not on the header is refused") {
 
     for (const char* line : {"gpio17", "GPIO017", "17", "GPIO28", "GPIO-1", "", "GPIO", "PIN11"}) {
         INFO(line);
-        check_names(board_error(one_part(R"({"type": "led", "line": ")" + std::string(line) + "\"}")), "red",
-                    "line");
+        check_names(board_error(one_part(R"({"type": "led", "line": ")" + std::string(line) + "\"}")), "red", "line");
     }
-    CHECK_THAT(board_error(one_part(R"({"type": "led", "line": "gpio17"})")),
-               Catch::Contains("did you mean GPIO17?"));
-    CHECK_THAT(board_error(one_part(R"({"type": "led", "line": "GPIO017"})")),
-               Catch::Contains("did you mean GPIO17?"));
+    CHECK_THAT(board_error(one_part(R"({"type": "led", "line": "gpio17"})")), Catch::Contains("did you mean GPIO17?"));
+    CHECK_THAT(board_error(one_part(R"({"type": "led", "line": "GPIO017"})")), Catch::Contains("did you mean GPIO17?"));
 }
 
 TEST_CASE("a line written as a number says to write its name") {
@@ -198,8 +195,8 @@ TEST_CASE("a line written as a number says to write its name") {
 }
 
 TEST_CASE("a line in a multi-line part is checked too") {
-    const auto message = board_error(one_part(
-        R"({"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO66", "blue": "GPIO13"}})", "rgb"));
+    const auto message = board_error(
+        one_part(R"({"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO66", "blue": "GPIO13"}})", "rgb"));
     check_names(message, "rgb", "lines.green");
     CHECK_THAT(message, Catch::Contains("GPIO66 is not a line"));
 }
@@ -208,8 +205,8 @@ TEST_CASE("an unknown part type lists the types there are") {
     const auto message = board_error(one_part(R"({"type": "laser", "line": "GPIO17"})"));
     check_names(message, "red", "type");
     CHECK_THAT(message, Catch::Contains("'laser'"));
-    for (const char* type : {"led", "buzzer", "rgb_led", "button", "motion_sensor", "light_sensor",
-                             "distance_sensor", "ds18b20", "dht11", "dht22"}) {
+    for (const char* type : {"led", "buzzer", "rgb_led", "button", "motion_sensor", "light_sensor", "distance_sensor",
+                             "ds18b20", "dht11", "dht22"}) {
         CHECK_THAT(message, Catch::Contains(type));
     }
 }
@@ -229,8 +226,8 @@ TEST_CASE("two parts on one line name both parts and the line") {
 }
 
 TEST_CASE("a line used twice inside one part is refused") {
-    const auto message = board_error(one_part(
-        R"({"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO5", "blue": "GPIO13"}})", "rgb"));
+    const auto message = board_error(
+        one_part(R"({"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO5", "blue": "GPIO13"}})", "rgb"));
     check_names(message, "rgb", "lines");
     CHECK_THAT(message, Catch::Contains("GPIO5") && Catch::Contains("'red'") && Catch::Contains("'green'"));
 }
@@ -241,10 +238,10 @@ TEST_CASE("a multi-line part needs every role, and only its roles") {
     check_names(missing, "distance", "lines");
     CHECK_THAT(missing, Catch::Contains("'echo'") && Catch::Contains("missing"));
 
-    const auto extra = board_error(
-        one_part(R"({"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO6", "blue": "GPIO13", )"
-                 R"("yellow": "GPIO19"}})",
-                 "rgb"));
+    const auto extra =
+        board_error(one_part(R"({"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO6", "blue": "GPIO13", )"
+                             R"("yellow": "GPIO19"}})",
+                             "rgb"));
     check_names(extra, "rgb", "lines");
     CHECK_THAT(extra, Catch::Contains("'yellow'") && Catch::Contains("red, green and blue"));
 
@@ -273,8 +270,7 @@ TEST_CASE("a field of the wrong JSON type says what it must be and what it got")
     const auto bounce =
         board_error(one_part(R"({"type": "button", "line": "GPIO21", "bounce_time": "0.02"})", "button"));
     check_names(bounce, "button", "bounce_time");
-    CHECK_THAT(bounce,
-               Catch::Contains("must be a number, got a string") && Catch::Contains("without quotes"));
+    CHECK_THAT(bounce, Catch::Contains("must be a number, got a string") && Catch::Contains("without quotes"));
 
     const auto active = board_error(one_part(R"({"type": "led", "line": "GPIO17", "active_high": "yes"})"));
     check_names(active, "red", "active_high");
@@ -303,58 +299,51 @@ TEST_CASE("a field of the wrong JSON type says what it must be and what it got")
 }
 
 TEST_CASE("a field value out of range is refused") {
-    const auto pull =
-        board_error(one_part(R"({"type": "button", "line": "GPIO21", "pull": "sideways"})", "button"));
+    const auto pull = board_error(one_part(R"({"type": "button", "line": "GPIO21", "pull": "sideways"})", "button"));
     check_names(pull, "button", "pull");
     CHECK_THAT(pull, Catch::Contains("\"up\", \"down\" or \"none\"") && Catch::Contains("sideways"));
 
     for (const char* bounce : {"-0.1", "1.5"}) {
-        check_names(board_error(one_part(
-                        R"({"type": "button", "line": "GPIO21", "bounce_time": )" + std::string(bounce) + "}",
-                        "button")),
-                    "button", "bounce_time");
+        check_names(
+            board_error(one_part(R"({"type": "button", "line": "GPIO21", "bounce_time": )" + std::string(bounce) + "}",
+                                 "button")),
+            "button", "bounce_time");
     }
     for (const char* hold : {"0", "-1", "61"}) {
-        check_names(
-            board_error(one_part(
-                R"({"type": "button", "line": "GPIO21", "hold_time": )" + std::string(hold) + "}", "button")),
-            "button", "hold_time");
+        check_names(board_error(one_part(
+                        R"({"type": "button", "line": "GPIO21", "hold_time": )" + std::string(hold) + "}", "button")),
+                    "button", "hold_time");
     }
     for (const char* device : {"", "../../etc", "w1/28-01"}) {
-        check_names(
-            board_error(one_part(
-                R"({"type": "ds18b20", "line": "GPIO4", "device": ")" + std::string(device) + "\"}", "temp")),
-            "temp", "device");
+        check_names(board_error(one_part(
+                        R"({"type": "ds18b20", "line": "GPIO4", "device": ")" + std::string(device) + "\"}", "temp")),
+                    "temp", "device");
     }
 }
 
 TEST_CASE("a field that belongs to another type of part is refused") {
     const auto message = board_error(one_part(R"({"type": "led", "line": "GPIO17", "pull": "up"})"));
     check_names(message, "red", "pull");
-    CHECK_THAT(message, Catch::Contains("does not belong to a led") &&
-                            Catch::Contains("type, line, active_high, keep, label"));
+    CHECK_THAT(message,
+               Catch::Contains("does not belong to a led") && Catch::Contains("type, line, active_high, keep, label"));
 
-    check_names(
-        board_error(one_part(R"({"type": "motion_sensor", "line": "GPIO16", "hold_time": 2})", "motion")),
-        "motion", "hold_time");
-    check_names(board_error(one_part(R"({"type": "button", "line": "GPIO21", "active_high": false})", "b")),
-                "b", "active_high");
-    check_names(board_error(one_part(R"({"type": "led", "line": "GPIO17", "device": "auto"})")), "red",
-                "device");
-    check_names(
-        board_error(one_part(R"({"type": "light_sensor", "line": "GPIO26", "bounce_time": 0.1})", "l")), "l",
-        "bounce_time");
+    check_names(board_error(one_part(R"({"type": "motion_sensor", "line": "GPIO16", "hold_time": 2})", "motion")),
+                "motion", "hold_time");
+    check_names(board_error(one_part(R"({"type": "button", "line": "GPIO21", "active_high": false})", "b")), "b",
+                "active_high");
+    check_names(board_error(one_part(R"({"type": "led", "line": "GPIO17", "device": "auto"})")), "red", "device");
+    check_names(board_error(one_part(R"({"type": "light_sensor", "line": "GPIO26", "bounce_time": 0.1})", "l")), "l",
+                "bounce_time");
     const auto lines = board_error(one_part(R"({"type": "led", "lines": {"red": "GPIO17"}})"));
     check_names(lines, "red", "lines");
     CHECK_THAT(lines, Catch::Contains("use \"line\""));
 }
 
 TEST_CASE("an unknown field is refused with the fields that part takes") {
-    const auto message =
-        board_error(one_part(R"({"type": "button", "line": "GPIO21", "colour": "red"})", "button"));
+    const auto message = board_error(one_part(R"({"type": "button", "line": "GPIO21", "colour": "red"})", "button"));
     check_names(message, "button", "colour");
-    CHECK_THAT(message, Catch::Contains("unknown field") &&
-                            Catch::Contains("type, line, pull, bounce_time, hold_time, label"));
+    CHECK_THAT(message,
+               Catch::Contains("unknown field") && Catch::Contains("type, line, pull, bounce_time, hold_time, label"));
 
     const auto top = board_error(R"({"name": "kit", "parts": {}, "version": 2})");
     CHECK_THAT(top, Catch::StartsWith("kit.json: field 'version': unknown field") &&
@@ -364,15 +353,14 @@ TEST_CASE("an unknown field is refused with the fields that part takes") {
 TEST_CASE("a part name kids cannot type is refused") {
     CHECK_THAT(board_error(one_part(R"({"type": "led", "line": "GPIO17"})", "")),
                Catch::StartsWith("kit.json: part '': this name cannot be used"));
-    for (const char* name : {"Red", "2red", "_red", "red light", "red-light", "r\u00f6d",
-                             "a_name_that_is_much_too_long_to_type"}) {
+    for (const char* name :
+         {"Red", "2red", "_red", "red light", "red-light", "r\u00f6d", "a_name_that_is_much_too_long_to_type"}) {
         INFO(name);
         const auto message = board_error(one_part(R"({"type": "led", "line": "GPIO17"})", name));
         CHECK_THAT(message, Catch::StartsWith("kit.json: part '") && Catch::Contains("lowercase letters"));
     }
     // 32 characters is the longest name allowed.
-    CHECK_NOTHROW(
-        parse_board(one_part(R"({"type": "led", "line": "GPIO17"})", std::string(32, 'a')), "kit.json"));
+    CHECK_NOTHROW(parse_board(one_part(R"({"type": "led", "line": "GPIO17"})", std::string(32, 'a')), "kit.json"));
     CHECK_NOTHROW(parse_board(one_part(R"({"type": "led", "line": "GPIO17"})", "led_2"), "kit.json"));
 }
 
@@ -416,11 +404,10 @@ TEST_CASE("broken board files on disk are named in the message") {
     CHECK_THAT(comma, Catch::Contains("trailing_comma.json: this is not valid JSON at line 5"));
 
     const auto shared = load_error(bad_boards_dir / "shared_line.json");
-    CHECK_THAT(shared, Catch::Contains("shared_line.json: part 'amber': field 'line': GPIO17") &&
-                           Catch::Contains("'red'"));
+    CHECK_THAT(shared,
+               Catch::Contains("shared_line.json: part 'amber': field 'line': GPIO17") && Catch::Contains("'red'"));
 
-    CHECK_THAT(load_error(bad_boards_dir / "duplicate_part.json"),
-               Catch::Contains("duplicate_part.json: part 'red'"));
+    CHECK_THAT(load_error(bad_boards_dir / "duplicate_part.json"), Catch::Contains("duplicate_part.json: part 'red'"));
     CHECK_THAT(load_error(bad_boards_dir / "empty.json"), Catch::Contains("empty.json: the file is empty"));
     CHECK_THAT(load_error(bad_boards_dir / "no_such_board.json"),
                Catch::Contains("no_such_board.json") && Catch::Contains("no such board file"));
@@ -450,8 +437,8 @@ TEST_CASE("find_board finds a board by name or by path, and lists the boards whe
         FAIL("there is no spaceship board");
     } catch (const Error& e) {
         CHECK(e.code() == ErrorCode::board);
-        CHECK_THAT(e.what(), Catch::Contains("'spaceship'") && Catch::Contains("classroom") &&
-                                 Catch::Contains("starter"));
+        CHECK_THAT(e.what(),
+                   Catch::Contains("'spaceship'") && Catch::Contains("classroom") && Catch::Contains("starter"));
     }
     try {
         find_board("/nowhere/kit.json", dirs);
@@ -471,8 +458,8 @@ TEST_CASE("find_board finds a board by name or by path, and lists the boards whe
 
 TEST_CASE("only GPIO2 to GPIO27, written exactly, are header lines") {
     for (int n = 2; n <= 27; ++n) CHECK(is_header_line("GPIO" + std::to_string(n)));
-    for (const char* name : {"GPIO28", "GPIO99", "GPIO017", "GPIO00", "gpio17", "Gpio17", "GPIO", "GPIO-1",
-                             "GPIO+1", "17", "", "GPIO17 ", " GPIO17", "GPIO1a", "ID_SDA", "GPIO100", "GPIO0", "GPIO1"}) {
+    for (const char* name : {"GPIO28", "GPIO99", "GPIO017", "GPIO00", "gpio17", "Gpio17", "GPIO", "GPIO-1", "GPIO+1",
+                             "17", "", "GPIO17 ", " GPIO17", "GPIO1a", "ID_SDA", "GPIO100", "GPIO0", "GPIO1"}) {
         INFO(name);
         CHECK_FALSE(is_header_line(name));
     }

@@ -50,17 +50,13 @@ TEST_CASE("a closed device's methods throw Error(closed) naming the part") {
         green->close();
         rgb->close();
         buzzer->close();
-        CHECK_THROWS_MATCHES(green->set_value(0.5), Error,
-                             IsError(ErrorCode::closed, {"the LED 'green' was closed"}));
-        CHECK_THROWS_MATCHES(green->value(), Error,
-                             IsError(ErrorCode::closed, {"the LED 'green' was closed"}));
+        CHECK_THROWS_MATCHES(green->set_value(0.5), Error, IsError(ErrorCode::closed, {"the LED 'green' was closed"}));
+        CHECK_THROWS_MATCHES(green->value(), Error, IsError(ErrorCode::closed, {"the LED 'green' was closed"}));
         CHECK_THROWS_MATCHES(green->pulse(1, 1, 1), Error, IsError(ErrorCode::closed, {"the LED 'green'"}));
         CHECK_THROWS_MATCHES(rgb->set_color({1, 0, 0}), Error,
                              IsError(ErrorCode::closed, {"the RGB LED 'rgb' was closed"}));
-        CHECK_THROWS_MATCHES(rgb->color(), Error,
-                             IsError(ErrorCode::closed, {"the RGB LED 'rgb' was closed"}));
-        CHECK_THROWS_MATCHES(buzzer->on(), Error,
-                             IsError(ErrorCode::closed, {"the buzzer 'buzzer' was closed"}));
+        CHECK_THROWS_MATCHES(rgb->color(), Error, IsError(ErrorCode::closed, {"the RGB LED 'rgb' was closed"}));
+        CHECK_THROWS_MATCHES(buzzer->on(), Error, IsError(ErrorCode::closed, {"the buzzer 'buzzer' was closed"}));
     }
     SECTION("inputs") {
         auto button = kit->open_button("button", {});
@@ -147,8 +143,7 @@ TEST_CASE("destroying a device frees its line") {
         gone = rgb;
     }
     CHECK(gone.expired());
-    for (const char* line : {"GPIO5", "GPIO6", "GPIO13"})
-        CHECK_FALSE(kit->backend().owner_of(line).has_value());
+    for (const char* line : {"GPIO5", "GPIO6", "GPIO13"}) CHECK_FALSE(kit->backend().owner_of(line).has_value());
     CHECK_NOTHROW(kit->open_rgb_led(5, 6, 13, {}));
 }
 

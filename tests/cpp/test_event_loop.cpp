@@ -64,8 +64,7 @@ public:
         std::string got;
         char buffer[64];
         ssize_t n = 0;
-        while ((n = ::read(fds_[0], buffer, sizeof buffer)) > 0)
-            got.append(buffer, static_cast<std::size_t>(n));
+        while ((n = ::read(fds_[0], buffer, sizeof buffer)) > 0) got.append(buffer, static_cast<std::size_t>(n));
         return got;
     }
 

@@ -28,11 +28,8 @@ using berrykit::testing::error_from;
 
 namespace {
 
-
 // A character device that is not a GPIO chip: /dev/null, under a gpiochip name.
-void fake_chip_node(const TempDir& dev, const std::string& name) {
-    fs::create_symlink("/dev/null", dev.path() / name);
-}
+void fake_chip_node(const TempDir& dev, const std::string& name) { fs::create_symlink("/dev/null", dev.path() / name); }
 
 }  // namespace
 
@@ -87,8 +84,8 @@ TEST_CASE("EACCES and EPERM say to join the gpio group") {
 TEST_CASE("ENOENT means the chips have no such line: an unknown part") {
     const Error e = berrykit::gpiod_error(ENOENT, "claim it", "GPIO99", "the button 'go'");
     CHECK(code_of(e) == "unknown_part");
-    CHECK_THAT(e.what(), Contains("GPIO99 (the button 'go')") && Contains("no such line") &&
-                             Contains("board file") && Contains("GPIO2 to GPIO27"));
+    CHECK_THAT(e.what(), Contains("GPIO99 (the button 'go')") && Contains("no such line") && Contains("board file") &&
+                             Contains("GPIO2 to GPIO27"));
 }
 
 TEST_CASE("ENODEV says the GPIO chip went away") {
@@ -110,15 +107,15 @@ TEST_CASE("EINVAL names the request the chip refused") {
 TEST_CASE("ENOTTY says the device is not a GPIO chip and points to the simulated board") {
     const Error e = berrykit::gpiod_error(ENOTTY, "look for it on /dev/gpiochip0", "GPIO17", "");
     CHECK(code_of(e) == "gpio");
-    CHECK_THAT(e.what(), Contains("GPIO17: could not look for it on /dev/gpiochip0") &&
-                             Contains("not a GPIO chip") && Contains("BERRYKIT_BOARD=sim"));
+    CHECK_THAT(e.what(), Contains("GPIO17: could not look for it on /dev/gpiochip0") && Contains("not a GPIO chip") &&
+                             Contains("BERRYKIT_BOARD=sim"));
 }
 
 TEST_CASE("any other errno is a gpio error with the system's words for it") {
     const Error e = berrykit::gpiod_error(EIO, "switch it on or off", "GPIO17", "the LED 'red'");
     CHECK(code_of(e) == "gpio");
-    CHECK_THAT(e.what(), Contains("GPIO17 (the LED 'red'): could not switch it on or off") &&
-                             Contains("Input/output error"));
+    CHECK_THAT(e.what(),
+               Contains("GPIO17 (the LED 'red'): could not switch it on or off") && Contains("Input/output error"));
 }
 
 TEST_CASE("every gpiod_error names the line and the part, and leaves out an empty part") {
@@ -166,11 +163,11 @@ TEST_CASE("libgpiod refuses a device that is not a GPIO chip, and the message sa
     options.dev_root = dev.path();
     const auto backend = berrykit::make_gpiod_backend(options);
     CHECK(backend->kind() == "gpiod");
-    for (const Error& e : {error_from([&] { backend->find_line("GPIO17"); }),
-                           error_from([&] { backend->find_line(17); })}) {
+    for (const Error& e :
+         {error_from([&] { backend->find_line("GPIO17"); }), error_from([&] { backend->find_line(17); })}) {
         CHECK(code_of(e) == "gpio");
-        CHECK_THAT(e.what(), Contains("GPIO17") && Contains((dev.path() / "gpiochip0").string()) &&
-                                 Contains("not a GPIO chip"));
+        CHECK_THAT(e.what(),
+                   Contains("GPIO17") && Contains((dev.path() / "gpiochip0").string()) && Contains("not a GPIO chip"));
     }
 }
 

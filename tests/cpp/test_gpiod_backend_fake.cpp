@@ -47,12 +47,12 @@ struct Request {
 
 struct Line {
     std::string name;
-    int level = 0;                   // the line's level: driven by an output, or by the outside world
-    bool held_by_other = false;      // another program holds it: requests fail with EBUSY
-    int refused_flags = 0;           // requests with any of these flags fail with EINVAL
-    int value_errno = 0;             // get/set value fail with this
-    int events_errno = 0;            // reading events fails with this
-    gpiod_line* holder = nullptr;    // the handle that holds the request
+    int level = 0;                 // the line's level: driven by an output, or by the outside world
+    bool held_by_other = false;    // another program holds it: requests fail with EBUSY
+    int refused_flags = 0;         // requests with any of these flags fail with EINVAL
+    int value_errno = 0;           // get/set value fail with this
+    int events_errno = 0;          // reading events fails with this
+    gpiod_line* holder = nullptr;  // the handle that holds the request
     Request current;
     std::vector<Request> history;
     int event_read_fd = -1;
@@ -271,7 +271,6 @@ constexpr int pull_up = static_cast<int>(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_UP);
 constexpr int pull_down = static_cast<int>(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN);
 constexpr int bias_disable = static_cast<int>(GPIOD_LINE_REQUEST_FLAG_BIAS_DISABLE);
 
-
 fake::Line named(std::string name) {
     fake::Line line;
     line.name = std::move(name);
@@ -294,7 +293,8 @@ struct FakeBoard {
         fake::world.chips.clear();
         fake::world.empty_event_reads = 0;
         for (const char* name : {"ID_SDA", "ID_SCL", "LED_ACT"}) fake::world.chips[chip0].lines.push_back(named(name));
-        for (int bcm = 0; bcm < 28; ++bcm) fake::world.chips[chip1].lines.push_back(named("GPIO" + std::to_string(bcm)));
+        for (int bcm = 0; bcm < 28; ++bcm)
+            fake::world.chips[chip1].lines.push_back(named("GPIO" + std::to_string(bcm)));
     }
     ~FakeBoard() {
         std::lock_guard guard(fake::world.lock);
@@ -327,7 +327,10 @@ struct FakeBoard {
         return look(chip1, name, [](fake::Line& l) { return l.level; });
     }
     void set_level(const std::string& name, int level) const {
-        look(chip1, name, [&](fake::Line& l) { l.level = level; return 0; });
+        look(chip1, name, [&](fake::Line& l) {
+            l.level = level;
+            return 0;
+        });
     }
     // The kernel reports an edge on the line: its level changes and an event is queued.
     void edge(const std::string& name, bool rising, Nanos when) const {
@@ -793,14 +796,12 @@ TEST_CASE("a broken event fd is reported once, naming the part, and no longer wa
     REQUIRE(log.wait_for(2));
     const auto reported = running.reported();
     REQUIRE(reported.size() == 1);
-    CHECK_THAT(reported.front(), Contains("GPIO4 (the button 'go'): could not read its edges") &&
-                                     Contains("went away"));
+    CHECK_THAT(reported.front(),
+               Contains("GPIO4 (the button 'go'): could not read its edges") && Contains("went away"));
 }
 
 #else
 
-TEST_CASE("the libgpiod 1.x backend's logic is not tested: this build has no libgpiod 1.x backend") {
-    SUCCEED();
-}
+TEST_CASE("the libgpiod 1.x backend's logic is not tested: this build has no libgpiod 1.x backend") { SUCCEED(); }
 
 #endif

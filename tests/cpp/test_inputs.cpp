@@ -20,8 +20,8 @@ using berrykit::testing::IsError;
 
 namespace {
 
-Button::Options button_options(std::optional<double> bounce_time,
-                               std::optional<double> hold_time = std::nullopt, bool hold_repeat = false) {
+Button::Options button_options(std::optional<double> bounce_time, std::optional<double> hold_time = std::nullopt,
+                               bool hold_repeat = false) {
     Button::Options options;
     options.input.bounce_time = bounce_time;
     options.hold_time = hold_time;
@@ -46,8 +46,7 @@ TEST_CASE("a press and a release are events stamped with the edge's time") {
     kit->advance(0.5);
     kit->release("button");
     CHECK_FALSE(button->is_active());
-    CHECK(take_events(*kit) ==
-          std::vector<Happened>{{id, EventKind::pressed, 0.25}, {id, EventKind::released, 0.75}});
+    CHECK(take_events(*kit) == std::vector<Happened>{{id, EventKind::pressed, 0.25}, {id, EventKind::released, 0.75}});
 }
 
 TEST_CASE("hold(after=) presses on the board's timers, so the events have the press's own time") {
@@ -56,8 +55,8 @@ TEST_CASE("hold(after=) presses on the board's timers, so the events have the pr
     kit->hold("button", 0.3, 0.25);
     CHECK_FALSE(button->is_active());
     kit->advance(2);  // handled late, stamped on time
-    CHECK(take_events(*kit) == std::vector<Happened>{{button->id(), EventKind::pressed, 0.25},
-                                                     {button->id(), EventKind::released, 0.55}});
+    CHECK(take_events(*kit) ==
+          std::vector<Happened>{{button->id(), EventKind::pressed, 0.25}, {button->id(), EventKind::released, 0.55}});
 }
 
 TEST_CASE("a button with a pull-up is pressed when its line is low") {
@@ -146,8 +145,7 @@ TEST_CASE("a release inside the bounce window is caught up when the window ends"
     kit->advance(0.0001);
     CHECK_FALSE(button->is_active());  // …until it ends
     kit->advance(1);
-    CHECK(take_events(*kit) ==
-          std::vector<Happened>{{id, EventKind::pressed, 0}, {id, EventKind::released, 0.02}});
+    CHECK(take_events(*kit) == std::vector<Happened>{{id, EventKind::pressed, 0}, {id, EventKind::released, 0.02}});
 }
 
 TEST_CASE("without a bounce time every edge is an event") {
@@ -168,8 +166,8 @@ TEST_CASE("a bad bounce time is refused with the part named") {
     auto kit = open_sim_kit();
     CHECK_THROWS_MATCHES(kit->open_button("button", button_options(-0.1)), Error,
                          IsError(ErrorCode::bad_value, {"bounce_time", "the button 'button'"}));
-    CHECK_THROWS_MATCHES(kit->open_button("button", button_options(std::numeric_limits<double>::quiet_NaN())),
-                         Error, IsError(ErrorCode::bad_value, {"bounce_time", "the button 'button'"}));
+    CHECK_THROWS_MATCHES(kit->open_button("button", button_options(std::numeric_limits<double>::quiet_NaN())), Error,
+                         IsError(ErrorCode::bad_value, {"bounce_time", "the button 'button'"}));
     CHECK_FALSE(kit->backend().owner_of("GPIO21").has_value());
 }
 
@@ -243,8 +241,8 @@ TEST_CASE("set_hold_time takes a time above 0 and at most 60 seconds, for the ne
     auto kit = open_sim_kit();
     auto button = kit->open_button("button", {});
     const auto id = button->id();
-    for (const double bad : {0.0, -1.0, 61.0, std::numeric_limits<double>::quiet_NaN(),
-                             std::numeric_limits<double>::infinity()}) {
+    for (const double bad :
+         {0.0, -1.0, 61.0, std::numeric_limits<double>::quiet_NaN(), std::numeric_limits<double>::infinity()}) {
         CHECK_THROWS_MATCHES(button->set_hold_time(bad), Error,
                              IsError(ErrorCode::bad_value, {"hold_time", "the button 'button'"}));
     }
@@ -253,8 +251,7 @@ TEST_CASE("set_hold_time takes a time above 0 and at most 60 seconds, for the ne
     CHECK(button->hold_time() == 2.5);
     kit->press("button");
     kit->advance(3);
-    CHECK(take_events(*kit) ==
-          std::vector<Happened>{{id, EventKind::pressed, 0}, {id, EventKind::held, 2.5}});
+    CHECK(take_events(*kit) == std::vector<Happened>{{id, EventKind::pressed, 0}, {id, EventKind::held, 2.5}});
 
     CHECK_THROWS_MATCHES(kit->open_button("button2", button_options(std::nullopt, 0.0)), Error,
                          IsError(ErrorCode::bad_value, {"hold_time", "the button 'button2'"}));
@@ -301,8 +298,7 @@ TEST_CASE("a PIR sends motion, then no_motion when it calms down") {
     kit->advance(0.1);
     CHECK_FALSE(motion->is_active());
     kit->advance(1);
-    CHECK(take_events(*kit) ==
-          std::vector<Happened>{{id, EventKind::motion, 1}, {id, EventKind::no_motion, 3.5}});
+    CHECK(take_events(*kit) == std::vector<Happened>{{id, EventKind::motion, 1}, {id, EventKind::no_motion, 3.5}});
 }
 
 TEST_CASE("press and release work on a PIR too") {

@@ -128,12 +128,10 @@ TEST_CASE("a kit on real GPIO cannot be made where there is no GPIO chip") {
     options.backend = "gpiod";
     options.dev_root = empty_dev.path();
     if (gpiod_backend_built()) {
-        CHECK_THROWS_MATCHES(
-            Kit::open(options), Error,
-            IsError(ErrorCode::gpio, {"no GPIO chip", empty_dev.path().string(), "simulated"}));
-    } else {
         CHECK_THROWS_MATCHES(Kit::open(options), Error,
-                             IsError(ErrorCode::unsupported, {"libgpiod", "simulated"}));
+                             IsError(ErrorCode::gpio, {"no GPIO chip", empty_dev.path().string(), "simulated"}));
+    } else {
+        CHECK_THROWS_MATCHES(Kit::open(options), Error, IsError(ErrorCode::unsupported, {"libgpiod", "simulated"}));
     }
     // A manual clock is the simulated board's alone, whatever the machine has.
     options.manual_clock = true;

@@ -88,8 +88,7 @@ TEST_CASE("an animation holds each step's value for the step's time, and repeats
     CHECK(blink.running());
     rig.run_until(10);
     CHECK(times_of(rig.shown) == std::vector<double>{0, 1, 1.5, 2.5, 3});
-    CHECK(values_shown(rig.shown) ==
-          std::vector<double>{1, 0, 1, 0, 0});  // the last: it ends on the last step
+    CHECK(values_shown(rig.shown) == std::vector<double>{1, 0, 1, 0, 0});  // the last: it ends on the last step
     CHECK(rig.done == 1);
     CHECK_FALSE(blink.running());
 }
@@ -129,8 +128,7 @@ TEST_CASE("an animation without a count repeats until stopped, and stop does not
 TEST_CASE("steps of no time are skipped") {
     AnimationRig rig;
     auto blink = rig.make(
-        {{0, grey(0.5), grey(0.5)}, {1, grey(1), grey(1)}, {0, grey(0.2), grey(0.2)}, {1, grey(0), grey(0)}},
-        2);
+        {{0, grey(0.5), grey(0.5)}, {1, grey(1), grey(1)}, {0, grey(0.2), grey(0.2)}, {1, grey(0), grey(0)}}, 2);
     blink.start();
     rig.run_until(10);
     CHECK(times_of(rig.shown) == std::vector<double>{0, 1, 2, 3, 4});
@@ -167,8 +165,7 @@ TEST_CASE("an LED blinks on, off, n times, exactly on time, and ends off") {
     red->blink(1, 0.5, 3);
     CHECK(red->is_animating());
     kit->advance(10);
-    CHECK(kit->history("red") ==
-          std::vector<Sample>{{0, 0}, {0, 1}, {1, 0}, {1.5, 1}, {2.5, 0}, {3, 1}, {4, 0}});
+    CHECK(kit->history("red") == std::vector<Sample>{{0, 0}, {0, 1}, {1, 0}, {1.5, 1}, {2.5, 0}, {3, 1}, {4, 0}});
     CHECK_FALSE(red->is_active());
     CHECK_FALSE(red->is_animating());
 }
@@ -297,8 +294,7 @@ TEST_CASE("an active-low PWM LED inverts its duty") {
 
 TEST_CASE("a PWM LED opened with a brightness shows it at once") {
     auto kit = open_sim_kit();
-    auto green =
-        kit->open_pwm_led("green", {.active_high = std::nullopt, .initial_value = 0.4, .frequency = 50});
+    auto green = kit->open_pwm_led("green", {.active_high = std::nullopt, .initial_value = 0.4, .frequency = 50});
     CHECK(green->value() == 0.4);
     CHECK(green->frequency() == 50);
     CHECK(kit->sim()->level("GPIO22") == 0.4);
@@ -394,8 +390,7 @@ TEST_CASE("an RGB LED opened by its three numbers, common anode") {
 
 TEST_CASE("an RGB LED without PWM takes only 0 or 1 for each colour") {
     auto kit = open_sim_kit();
-    auto rgb =
-        kit->open_rgb_led("rgb", {.active_high = std::nullopt, .initial_value = {0, 1, 0}, .pwm = false});
+    auto rgb = kit->open_rgb_led("rgb", {.active_high = std::nullopt, .initial_value = {0, 1, 0}, .pwm = false});
     CHECK(kit->sim()->level("GPIO6") == 1.0);
     CHECK_THROWS_MATCHES(rgb->set_color({0.5, 0, 0}), Error,
                          IsError(ErrorCode::bad_value, {"the RGB LED 'rgb'", "pwm=False", "0.5"}));
@@ -432,19 +427,15 @@ TEST_CASE("bad values are refused with the part named, and change nothing") {
     SECTION("a brightness out of range") {
         auto green = kit->open_pwm_led("green", {});
         green->set_value(0.5);
-        CHECK_THROWS_MATCHES(green->set_value(2), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'green'", "2"}));
-        CHECK_THROWS_MATCHES(green->set_value(-0.1), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'green'"}));
-        CHECK_THROWS_MATCHES(green->set_value(nan), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'green'"}));
+        CHECK_THROWS_MATCHES(green->set_value(2), Error, IsError(ErrorCode::bad_value, {"the LED 'green'", "2"}));
+        CHECK_THROWS_MATCHES(green->set_value(-0.1), Error, IsError(ErrorCode::bad_value, {"the LED 'green'"}));
+        CHECK_THROWS_MATCHES(green->set_value(nan), Error, IsError(ErrorCode::bad_value, {"the LED 'green'"}));
         CHECK(green->value() == 0.5);
         CHECK(kit->sim()->level("GPIO22") == 0.5);
-        CHECK_THROWS_MATCHES(green->set_frequency(0), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'green'"}));
+        CHECK_THROWS_MATCHES(green->set_frequency(0), Error, IsError(ErrorCode::bad_value, {"the LED 'green'"}));
         CHECK(green->frequency() == 100);
-        CHECK_THROWS_MATCHES(kit->open_pwm_led("amber", {.active_high = std::nullopt, .initial_value = 2}),
-                             Error, IsError(ErrorCode::bad_value, {"the LED 'amber'"}));
+        CHECK_THROWS_MATCHES(kit->open_pwm_led("amber", {.active_high = std::nullopt, .initial_value = 2}), Error,
+                             IsError(ErrorCode::bad_value, {"the LED 'amber'"}));
         CHECK_FALSE(kit->backend().owner_of("GPIO27").has_value());  // a refused open claims nothing
     }
     SECTION("blink times and counts, while another blink runs") {
@@ -455,10 +446,8 @@ TEST_CASE("bad values are refused with the part named, and change nothing") {
                              IsError(ErrorCode::bad_value, {"on_time", "the LED 'red'", "-1"}));
         CHECK_THROWS_MATCHES(red->blink(1, nan, 1), Error,
                              IsError(ErrorCode::bad_value, {"off_time", "the LED 'red'"}));
-        CHECK_THROWS_MATCHES(red->blink(1, 1, -1), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'red'", "-1"}));
-        CHECK_THROWS_MATCHES(red->blink(0, 0, std::nullopt), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'red'"}));
+        CHECK_THROWS_MATCHES(red->blink(1, 1, -1), Error, IsError(ErrorCode::bad_value, {"the LED 'red'", "-1"}));
+        CHECK_THROWS_MATCHES(red->blink(0, 0, std::nullopt), Error, IsError(ErrorCode::bad_value, {"the LED 'red'"}));
         CHECK_THROWS_MATCHES(red->blink(1e10, 1, 1), Error,  // longer than the board's clock can count
                              IsError(ErrorCode::bad_value, {"on_time", "the LED 'red'", "at most"}));
         // The first blink goes on as if nothing happened.
@@ -474,8 +463,7 @@ TEST_CASE("bad values are refused with the part named, and change nothing") {
                              IsError(ErrorCode::bad_value, {"fade_in_time", "the LED 'green'"}));
         CHECK_THROWS_MATCHES(green->blink(1, 1, 0, nan, 1), Error,
                              IsError(ErrorCode::bad_value, {"fade_out_time", "the LED 'green'"}));
-        CHECK_THROWS_MATCHES(green->pulse(1, 1, -1), Error,
-                             IsError(ErrorCode::bad_value, {"the LED 'green'"}));
+        CHECK_THROWS_MATCHES(green->pulse(1, 1, -1), Error, IsError(ErrorCode::bad_value, {"the LED 'green'"}));
         CHECK_THROWS_MATCHES(green->pulse(1, 2e9, 1), Error,
                              IsError(ErrorCode::bad_value, {"fade_out_time", "the LED 'green'", "at most"}));
         CHECK_THROWS_MATCHES(rgb->set_color({0, 1.5, 0}), Error,

@@ -143,8 +143,7 @@ TEST_CASE("a line nobody claimed still keeps its history", "[sim][history]") {
     CHECK(board.history("GPIO6").empty());
 }
 
-TEST_CASE("history keeps the newest samples up to its limit and counts the ones it dropped",
-          "[sim][history]") {
+TEST_CASE("history keeps the newest samples up to its limit and counts the ones it dropped", "[sim][history]") {
     SimBackend board({.manual_clock = true, .history_limit = 3});
     auto led = claim(board, "GPIO17", "the LED 'red'");
     led->make_output(false);        // sample 1
@@ -311,8 +310,7 @@ TEST_CASE("a curve starts when it is set, on the board's clock", "[sim][values]"
 
 TEST_CASE("an unknown quantity is a bad value that names it", "[sim][values]") {
     SimBackend board(manual());
-    const auto unknown =
-        IsError(ErrorCode::bad_value, {"'pressure'", "temperature, humidity, light or distance"});
+    const auto unknown = IsError(ErrorCode::bad_value, {"'pressure'", "temperature, humidity, light or distance"});
     CHECK_THROWS_MATCHES(board.set_value("weather", "pressure", 1013.0), Error, unknown);
     CHECK_THROWS_MATCHES(board.value("weather", "pressure"), Error, unknown);
 }
@@ -539,11 +537,10 @@ TEST_CASE("a trigger during an echo is ignored, and the next one after it is ans
     sonar.pulse(10us);
     sonar.board.advance(1ms);
     sonar.board.set_value("sonar", "distance", 0.1);  // something comes close...
-    sonar.pulse(10us);  // ...but the sensor is still listening for its first echo
+    sonar.pulse(10us);                                // ...but the sensor is still listening for its first echo
     sonar.board.advance(50ms);
     REQUIRE(sonar.echo_edges.seen.size() == 2);
-    CHECK(std::abs(to_seconds(sonar.echo_edges.seen[1].time - sonar.echo_edges.seen[0].time) - 6.0 / 343.0) <
-          1e-6);
+    CHECK(std::abs(to_seconds(sonar.echo_edges.seen[1].time - sonar.echo_edges.seen[0].time) - 6.0 / 343.0) < 1e-6);
 
     sonar.board.set_value("sonar", "distance", 0.5);
     const Nanos fell = sonar.pulse(10us);

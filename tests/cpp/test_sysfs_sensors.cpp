@@ -6,9 +6,9 @@
 
 #include <catch2/catch.hpp>
 
-#include "error_matchers.hpp"
 #include <sys/stat.h>
 #include <unistd.h>
+#include "error_matchers.hpp"
 
 #include <cerrno>
 #include <deque>
@@ -29,7 +29,6 @@ using berrykit::testing::code_of;
 using berrykit::testing::error_from;
 
 namespace {
-
 
 // A w1_slave file as w1_therm writes it.
 std::string w1_slave(long millidegrees, bool crc_ok = true) {
@@ -111,8 +110,9 @@ void as_ordinary_user(const TempDir& dir, Action&& action) {
         action();
         return;
     }
-    fs::permissions(dir.path(), fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
-                                    fs::perms::others_exec, fs::perm_options::add);
+    fs::permissions(dir.path(),
+                    fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec,
+                    fs::perm_options::add);
     constexpr uid_t nobody = 65534;
     REQUIRE(::seteuid(nobody) == 0);
     try {
@@ -142,8 +142,8 @@ TEST_CASE("parse_w1_slave reads temperatures below freezing") {
 TEST_CASE("parse_w1_slave refuses a reading whose CRC failed, naming the sensor") {
     const Error e = error_from([] { berrykit::parse_w1_slave(w1_slave(23125, false), "fridge"); });
     CHECK(code_of(e) == "sensor");
-    CHECK_THAT(e.what(), Contains("the temperature sensor 'fridge'") && Contains("garbled") &&
-                             Contains("check its wires"));
+    CHECK_THAT(e.what(),
+               Contains("the temperature sensor 'fridge'") && Contains("garbled") && Contains("check its wires"));
 }
 
 TEST_CASE("parse_w1_slave refuses a file without a temperature") {
@@ -191,7 +191,7 @@ TEST_CASE("a DS18B20 given by id is read from its own folder") {
 }
 
 TEST_CASE("a DS18B20 with no sensor connected says to check the wires and the 1-Wire overlay") {
-    SysTree with_bus;  // w1-gpio loaded, nothing on the bus
+    SysTree with_bus;     // w1-gpio loaded, nothing on the bus
     TempDir without_bus;  // 1-Wire not switched on at all
     for (const fs::path& root : {with_bus.dir.path(), without_bus.path()}) {
         SysfsSensorBus::Options options;
@@ -334,8 +334,8 @@ TEST_CASE("a DS18B20 file this program may not read is reported at once, naming 
     SysfsSensorBus bus(options);
     const Error e = error_from([&] { bus.read_ds18b20("fridge", "auto"); });
     CHECK(code_of(e) == "sensor");
-    CHECK_THAT(e.what(), Contains("the temperature sensor 'fridge'") && Contains(file.string()) &&
-                             Contains("not allowed"));
+    CHECK_THAT(e.what(),
+               Contains("the temperature sensor 'fridge'") && Contains(file.string()) && Contains("not allowed"));
     CHECK(reader.reads_of("w1_slave") == 1);
 }
 
@@ -417,8 +417,8 @@ TEST_CASE("a missing DHT names the overlay line with the part's own GPIO") {
     SysfsSensorBus bus(options);
     const Error e = error_from([&] { bus.read_dht("greenhouse", "auto", "GPIO17"); });
     CHECK(code_of(e) == "sensor");
-    CHECK_THAT(e.what(), Contains("the climate sensor 'greenhouse' was not found") &&
-                             Contains("dtoverlay=dht11,gpiopin=17"));
+    CHECK_THAT(e.what(),
+               Contains("the climate sensor 'greenhouse' was not found") && Contains("dtoverlay=dht11,gpiopin=17"));
 }
 
 TEST_CASE("a DHT given by IIO device is read from that device, and a wrong one is explained") {
@@ -430,8 +430,8 @@ TEST_CASE("a DHT given by IIO device is read from that device, and a wrong one i
 
     const Error not_dht = error_from([&] { bus.read_dht("climate", "iio:device0", "GPIO4"); });
     CHECK(code_of(not_dht) == "sensor");
-    CHECK_THAT(not_dht.what(), Contains("'climate'") && Contains("iio:device0") && Contains("'mcp3008'") &&
-                                   Contains("not a DHT"));
+    CHECK_THAT(not_dht.what(),
+               Contains("'climate'") && Contains("iio:device0") && Contains("'mcp3008'") && Contains("not a DHT"));
 
     const Error missing = error_from([&] { bus.read_dht("climate", "iio:device7", "GPIO4"); });
     CHECK_THAT(missing.what(), Contains("the climate sensor 'climate' was not found") && Contains("iio:device7"));

@@ -33,9 +33,9 @@ enum class Edge { none, rising, falling, both };
 const char* to_string(Bias bias) noexcept;
 
 struct LineInfo {
-    std::string name;   // the line's name: "GPIO17"
-    int bcm = -1;       // 17; -1 when the name is not GPIO<n>
-    std::string chip;   // "gpiochip0", or "sim"
+    std::string name;  // the line's name: "GPIO17"
+    int bcm = -1;      // 17; -1 when the name is not GPIO<n>
+    std::string chip;  // "gpiochip0", or "sim"
     unsigned offset = 0;
 };
 

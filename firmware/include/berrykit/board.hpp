@@ -51,13 +51,13 @@ struct PartDef {
     // Role → line name. One-line parts use the role "line"; rgb_led has "red", "green", "blue";
     // distance_sensor has "trigger" and "echo".
     std::map<std::string, std::string> lines;
-    bool active_high = true;             // outputs: false when the part is wired to 3.3 V
-    Bias pull = Bias::none;              // inputs: buttons default to "up"
-    double bounce_time = 0.0;            // seconds; inputs only
-    double hold_time = 1.0;              // seconds; buttons only
-    bool keep = false;                   // the daemon leaves the part as it is when a script ends
-    std::string device = "auto";         // ds18b20: 1-Wire id; dht: IIO device
-    std::string label;                   // what the part is, for the web view and the CLI
+    bool active_high = true;      // outputs: false when the part is wired to 3.3 V
+    Bias pull = Bias::none;       // inputs: buttons default to "up"
+    double bounce_time = 0.0;     // seconds; inputs only
+    double hold_time = 1.0;       // seconds; buttons only
+    bool keep = false;            // the daemon leaves the part as it is when a script ends
+    std::string device = "auto";  // ds18b20: 1-Wire id; dht: IIO device
+    std::string label;            // what the part is, for the web view and the CLI
 
     const std::string& line(const std::string& role = "line") const;
 };
@@ -88,7 +88,6 @@ std::vector<std::string> list_boards(const std::vector<std::filesystem::path>& s
 
 // Finds a board by name ("classroom") in `search_dirs` ("<dir>/<name>.json"), or by path if it
 // contains a '/' or ends in ".json". Throws Error(board) listing the boards that exist.
-std::filesystem::path find_board(std::string_view name_or_path,
-                                 const std::vector<std::filesystem::path>& search_dirs);
+std::filesystem::path find_board(std::string_view name_or_path, const std::vector<std::filesystem::path>& search_dirs);
 
 }  // namespace berrykit

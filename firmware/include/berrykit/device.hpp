@@ -22,10 +22,10 @@ class Kit;
 
 // What a Kit resolved a part reference to.
 struct PartBinding {
-    std::string part;                        // "red", or "GPIO17" for a bare line
-    std::string description;                 // "the LED 'red'", or "the LED on GPIO17"
-    std::map<std::string, LineInfo> lines;   // role ("line", "red", "trigger", …) → line
-    PartDef def;                             // the board's settings, or defaults for a bare line
+    std::string part;                       // "red", or "GPIO17" for a bare line
+    std::string description;                // "the LED 'red'", or "the LED on GPIO17"
+    std::map<std::string, LineInfo> lines;  // role ("line", "red", "trigger", …) → line
+    PartDef def;                            // the board's settings, or defaults for a bare line
 };
 
 class Device {

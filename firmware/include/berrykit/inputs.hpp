@@ -15,9 +15,9 @@ namespace berrykit {
 class DigitalInputDevice : public Device {
 public:
     struct Options {
-        std::optional<Bias> pull;            // default: the board's setting
-        std::optional<bool> active_high;     // default: low is active with a pull-up, else high
-        std::optional<double> bounce_time;   // seconds; default: the board's setting
+        std::optional<Bias> pull;           // default: the board's setting
+        std::optional<bool> active_high;    // default: low is active with a pull-up, else high
+        std::optional<double> bounce_time;  // seconds; default: the board's setting
     };
 
     bool is_active() const;
@@ -27,8 +27,8 @@ public:
     bool wait_for(bool active, std::optional<double> timeout);
 
 protected:
-    DigitalInputDevice(std::shared_ptr<Kit> kit, PartBinding binding, Options options,
-                       EventKind activated, EventKind deactivated);
+    DigitalInputDevice(std::shared_ptr<Kit> kit, PartBinding binding, Options options, EventKind activated,
+                       EventKind deactivated);
     // Called with the board lock held when the debounced state changes.
     virtual void changed(bool active, Nanos time);
     void release() noexcept override;

@@ -33,7 +33,7 @@ struct KitOptions {
     std::string backend = "auto";     // "sim", "gpiod", or "auto": gpiod where a GPIO chip exists
     std::string board = "classroom";  // a board name (searched in board_dirs) or a path to a .json
     std::vector<std::filesystem::path> board_dirs;
-    bool manual_clock = false;        // simulated board only: time moves only on advance()
+    bool manual_clock = false;  // simulated board only: time moves only on advance()
     std::size_t history_limit = 100000;
     std::filesystem::path dev_root = "/dev";
     std::filesystem::path sysfs_root = "/sys";
@@ -96,8 +96,8 @@ public:
     bool is_closed() const noexcept { return closed_; }
 
     // --- the simulated board's outside world, by part name (Error(unsupported) on a real board) ---
-    void press(const std::string& part);     // a button or a PIR: drive its line active
-    void release(const std::string& part);   // let go: the line follows its pull again
+    void press(const std::string& part);    // a button or a PIR: drive its line active
+    void release(const std::string& part);  // let go: the line follows its pull again
     // Press `after` seconds from now (at once if 0), on the board's timers as a real press comes
     // from the kernel, and release `seconds` later.
     void hold(const std::string& part, double seconds, double after = 0);
@@ -138,7 +138,7 @@ private:
     std::unique_ptr<EventLoop> loop_;
     Nanos start_{0};
 
-    std::map<std::uint64_t, Device*> devices_;  // guarded by the board lock
+    std::map<std::uint64_t, Device*> devices_;                 // guarded by the board lock
     std::map<std::string, Scheduler::TimerId> pending_drive_;  // line → waiting sim change; board lock
     std::uint64_t next_device_id_ = 1;
     bool closed_ = false;

@@ -142,14 +142,14 @@ public:
     RgbLed(std::shared_ptr<Kit> kit, PartBinding binding, Options options);
     ~RgbLed() override;
 
-    void on();   // white
+    void on();  // white
     void off();
     void toggle();  // each colour c becomes 1 - c
     void set_color(const Color& color);
     Color color() const;
     bool is_active() const;
-    void blink(double on_time, double off_time, double fade_in_time, double fade_out_time,
-               const Color& on_color, const Color& off_color, std::optional<int> n);
+    void blink(double on_time, double off_time, double fade_in_time, double fade_out_time, const Color& on_color,
+               const Color& off_color, std::optional<int> n);
     void pulse(double fade_in_time, double fade_out_time, const Color& on_color, const Color& off_color,
                std::optional<int> n);
 

@@ -23,8 +23,7 @@ public:
     virtual double read_ds18b20(const std::string& part, const std::string& device) = 0;
     // Temperature and humidity of the DHT11/DHT22 called `part`. `device` is its IIO device
     // ("iio:device0") or "auto" for the dht11 driver's device on `line` (or the only one).
-    virtual ClimateReading read_dht(const std::string& part, const std::string& device,
-                                    const std::string& line) = 0;
+    virtual ClimateReading read_dht(const std::string& part, const std::string& device, const std::string& line) = 0;
 };
 
 }  // namespace berrykit

@@ -52,8 +52,7 @@ public:
     double read_ds18b20(const std::string& part, const std::string& device) override;
     // `device` is "iio:deviceN" or "auto" (or empty): the only dht11 device, or, with several,
     // the one whose name ends in "@<hex BCM number of `line`>" ("GPIO17" → "dht11@11").
-    ClimateReading read_dht(const std::string& part, const std::string& device,
-                            const std::string& line) override;
+    ClimateReading read_dht(const std::string& part, const std::string& device, const std::string& line) override;
 
 private:
     void pause_before_retry() const;

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake ninja-build ccache pkg-config
+  build-essential cmake ninja-build ccache pkg-config clang-format git
   libgpiod-dev gpiod
   nlohmann-json3-dev catch2
   python3 python3-dev pybind11-dev python3-pytest

@@ -41,8 +41,36 @@ def percentile(samples, p):
     return s[min(len(s) - 1, int(round(p / 100 * (len(s) - 1))))]
 
 
+def while_paused(work):
+    """Runs `work` on a helper thread while the main thread waits in signal.pause(), as a kid's
+    script does after setting its callbacks."""
+    old = signal.signal(signal.SIGUSR1, lambda *a: None)
+    done = threading.Event()
+
+    def run():
+        try:
+            work()
+        finally:
+            done.set()
+            os.kill(os.getpid(), signal.SIGUSR1)  # wake the main thread out of pause()
+
+    t = threading.Thread(target=run)
+    t.start()
+    while not done.is_set():
+        signal.pause()
+    t.join()
+    signal.signal(signal.SIGUSR1, old)
+
+
+def report(label, samples_ns):
+    us = [s / 1000 for s in samples_ns]
+    median, p99 = statistics.median(us), percentile(us, 99)
+    print(f"  {label:<34} median {median:7.1f} us   p99 {p99:7.1f} us   max {max(us):8.1f} us   ({len(us)} presses)")
+    return median, p99
+
+
 def latency(label, button, press, release, presses):
-    """Presses from a helper thread while the main thread sits in signal.pause()."""
+    """Presses from a Python thread: from just before press() to the start of the callback."""
     samples = []
     t0 = [0]
     got = threading.Event()
@@ -52,35 +80,23 @@ def latency(label, button, press, release, presses):
         got.set()
 
     button.when_pressed = pressed
-    done = threading.Event()
 
     def presser():
         for _ in range(presses):
             got.clear()
-            time.sleep(0.002)  # the main thread is in pause(), this thread is idle: like a real press
+            time.sleep(0.002)  # this thread idles between presses, like a real button
             t0[0] = time.perf_counter_ns()
             press()
             got.wait(1)
             release()
-        done.set()
-        os.kill(os.getpid(), signal.SIGUSR1)  # wake the main thread out of pause()
 
-    old = signal.signal(signal.SIGUSR1, lambda *a: None)
-    t = threading.Thread(target=presser)
-    t.start()
-    while not done.is_set():
-        signal.pause()
-    t.join()
-    signal.signal(signal.SIGUSR1, old)
-    us = [s / 1000 for s in samples]
-    print(f"  {label:<34} median {statistics.median(us):7.1f} us   p99 {percentile(us, 99):7.1f} us"
-          f"   max {max(us):8.1f} us   ({len(us)} presses)")
-    return statistics.median(us), percentile(us, 99)
+    while_paused(presser)
+    return report(label, samples)
 
 
 def latency_from_board(label, button, kit, presses):
-    """Presses made by the board's own event loop (as a real edge comes from the kernel); the
-    latency is from the edge's timestamp to the start of the callback."""
+    """Presses made by the board's own event loop (as a real edge comes from the kernel): from the
+    edge's timestamp to the start of the callback."""
     samples = []
     got = threading.Event()
 
@@ -89,7 +105,6 @@ def latency_from_board(label, button, kit, presses):
         got.set()
 
     button.when_pressed = pressed
-    done = threading.Event()
 
     def presser():
         for _ in range(presses):
@@ -98,20 +113,9 @@ def latency_from_board(label, button, kit, presses):
             got.wait(1)
             button.wait_for_release(1)
             time.sleep(0.002)
-        done.set()
-        os.kill(os.getpid(), signal.SIGUSR1)
 
-    old = signal.signal(signal.SIGUSR1, lambda *a: None)
-    t = threading.Thread(target=presser)
-    t.start()
-    while not done.is_set():
-        signal.pause()
-    t.join()
-    signal.signal(signal.SIGUSR1, old)
-    us = [s / 1000 for s in samples]
-    print(f"  {label:<34} median {statistics.median(us):7.1f} us   p99 {percentile(us, 99):7.1f} us"
-          f"   max {max(us):8.1f} us   ({len(us)} presses)")
-    return statistics.median(us), percentile(us, 99)
+    while_paused(presser)
+    return report(label, samples)
 
 
 def main():

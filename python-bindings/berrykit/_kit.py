@@ -122,6 +122,7 @@ class _Dispatcher(threading.Thread):
 
     def run(self):
         k = self._kit
+        dropped_seen = 0
         while True:
             event = k.next_event(None)
             if event is None:
@@ -137,6 +138,11 @@ class _Dispatcher(threading.Thread):
             with self._cond:
                 self._handled += 1
                 self._cond.notify_all()
+            dropped = k.events_dropped()
+            if dropped != dropped_seen:  # only when callbacks fell 100,000 events behind
+                print(f"berrykit: callbacks are too slow: {dropped - dropped_seen} events were skipped. "
+                      "Make your when_... functions quicker (no long sleep() in them).", file=sys.stderr)
+                dropped_seen = dropped
         with self._cond:
             self._handled = float("inf")
             self._cond.notify_all()

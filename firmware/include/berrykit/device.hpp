@@ -10,6 +10,7 @@
 #include "berrykit/board.hpp"
 #include "berrykit/event_queue.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -68,7 +69,7 @@ private:
     std::shared_ptr<Kit> kit_;
     PartBinding binding_;
     std::uint64_t id_;
-    bool closed_ = false;
+    std::atomic<bool> closed_{false};  // written under the board lock, read from any thread
 };
 
 }  // namespace berrykit

@@ -141,7 +141,7 @@ private:
     std::map<std::uint64_t, Device*> devices_;                 // guarded by the board lock
     std::map<std::string, Scheduler::TimerId> pending_drive_;  // line → waiting sim change; board lock
     std::uint64_t next_device_id_ = 1;
-    bool closed_ = false;
+    std::atomic<bool> closed_{false};  // written under the board lock, read from any thread
 
     std::atomic<std::uint64_t> generation_{0};
     std::mutex wait_mutex_;

@@ -1,0 +1,1 @@
+// placeholder so the daemon library has a source until its parts land

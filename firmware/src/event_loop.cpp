@@ -43,6 +43,14 @@ EventLoop::WatchId EventLoop::watch(int fd, std::function<void()> on_readable) {
     return id;
 }
 
+void EventLoop::set_on_writable(WatchId id, std::function<void()> on_writable) {
+    std::lock_guard guard(lock_);
+    for (auto& w : watches_) {
+        if (w.id == id) w.on_writable = std::move(on_writable);
+    }
+    wake();
+}
+
 void EventLoop::unwatch(WatchId id) {
     std::lock_guard guard(lock_);
     std::erase_if(watches_, [id](const Watch& w) { return w.id == id; });
@@ -75,7 +83,7 @@ void EventLoop::run() {
             fds.assign(1, pollfd{wake_fd_, POLLIN, 0});
             ids.assign(1, 0);
             for (const auto& w : watches_) {
-                fds.push_back(pollfd{w.fd, POLLIN, 0});
+                fds.push_back(pollfd{w.fd, static_cast<short>(POLLIN | (w.on_writable ? POLLOUT : 0)), 0});
                 ids.push_back(w.id);
             }
         }
@@ -103,14 +111,25 @@ void EventLoop::run() {
                 }
                 continue;
             }
-            if (!(fds[i].revents & (POLLIN | POLLERR | POLLHUP))) continue;
+            if (!(fds[i].revents & (POLLIN | POLLOUT | POLLERR | POLLHUP))) continue;
             std::lock_guard guard(lock_);
-            // Find the watch again: an earlier callback may have removed it.
-            for (const auto& w : watches_) {
-                if (w.id == ids[i]) {
-                    auto callback = w.on_readable;  // the callback may unwatch itself
+            // Find the watch again each time: an earlier callback may have removed it.
+            const auto find = [&]() -> const Watch* {
+                for (const auto& w : watches_) {
+                    if (w.id == ids[i]) return &w;
+                }
+                return nullptr;
+            };
+            if ((fds[i].revents & POLLOUT) != 0) {
+                if (const Watch* w = find(); w && w->on_writable) {
+                    auto callback = w->on_writable;  // the callback may change or drop the watch
                     run_guarded(callback);
-                    break;
+                }
+            }
+            if ((fds[i].revents & (POLLIN | POLLERR | POLLHUP)) != 0) {
+                if (const Watch* w = find()) {
+                    auto callback = w->on_readable;
+                    run_guarded(callback);
                 }
             }
         }

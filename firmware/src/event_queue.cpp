@@ -1,5 +1,7 @@
 #include "berrykit/event_queue.hpp"
 
+#include <unistd.h>
+
 namespace berrykit {
 
 const char* to_string(EventKind kind) noexcept {
@@ -28,6 +30,11 @@ void EventQueue::push(const DeviceEvent& event) {
         }
         events_.push_back(event);
         ++pushed_;
+        if (notify_fd_ >= 0) {
+            const std::uint64_t one = 1;
+            // An eventfd only fails when its counter is full, which still means "something to read".
+            [[maybe_unused]] const auto n = ::write(notify_fd_, &one, sizeof one);
+        }
     }
     ready_.notify_one();
 }
@@ -72,6 +79,11 @@ std::uint64_t EventQueue::dropped() const {
 }  // namespace berrykit
 
 namespace berrykit {
+
+void EventQueue::set_notify_fd(int fd) {
+    std::lock_guard guard(mutex_);
+    notify_fd_ = fd;
+}
 
 std::uint64_t EventQueue::pushed() const {
     std::lock_guard guard(mutex_);

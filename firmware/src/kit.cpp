@@ -106,7 +106,7 @@ Kit::Kit(const KitOptions& options) : options_(options) {
     if (!backend_->clock().is_manual()) {
         loop_ = std::make_unique<EventLoop>(backend_->lock(), backend_->scheduler());
         backend_->attach(*loop_);
-        loop_->start();
+        if (options.loop_thread) loop_->start();
     }
 }
 

@@ -31,6 +31,9 @@ public:
     // the error handler.
     WatchId watch(int fd, std::function<void()> on_readable);
     void unwatch(WatchId id);
+    // Also calls `on_writable` (under the board lock) while `id`'s fd can take more data; nullptr
+    // stops that. For sockets with output waiting.
+    void set_on_writable(WatchId id, std::function<void()> on_writable);
 
     // Runs until stop(). Blocks the calling thread.
     void run();
@@ -50,6 +53,7 @@ private:
         WatchId id;
         int fd;
         std::function<void()> on_readable;
+        std::function<void()> on_writable;
     };
     void run_guarded(const std::function<void()>& work);
 

@@ -49,6 +49,9 @@ public:
     bool is_closed() const;
     std::size_t size() const;
     std::uint64_t dropped() const;
+    // Makes push() also write to an eventfd, so a consumer on an event loop can watch `fd` instead
+    // of blocking in pop(). -1 turns it off. The queue does not own the fd.
+    void set_notify_fd(int fd);
     // Every event ever pushed (a consumer that counts what it handled can tell when it caught up).
     std::uint64_t pushed() const;
 
@@ -59,6 +62,7 @@ private:
     std::size_t capacity_;
     std::uint64_t dropped_ = 0;
     std::uint64_t pushed_ = 0;
+    int notify_fd_ = -1;
     bool closed_ = false;
 };
 

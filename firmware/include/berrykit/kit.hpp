@@ -35,6 +35,9 @@ struct KitOptions {
     std::vector<std::filesystem::path> board_dirs;
     bool manual_clock = false;  // simulated board only: time moves only on advance()
     std::size_t history_limit = 100000;
+    // With a real clock, run the event loop on a thread of its own (scripts). berrykitd says
+    // false and runs loop() itself, on its main thread, with its client sockets on it too.
+    bool loop_thread = true;
     std::filesystem::path dev_root = "/dev";
     std::filesystem::path sysfs_root = "/sys";
 };
@@ -56,6 +59,8 @@ public:
     SimBackend* sim() noexcept { return sim_; }  // nullptr on a real board
     const BoardDefinition& board() const noexcept { return board_; }
     EventQueue& events() noexcept { return events_; }
+    // The event loop that runs the board's timers and line events (nullptr with a manual clock).
+    EventLoop* loop() noexcept { return loop_.get(); }
 
     // Resolves a part reference to its lines and settings. `accepted` are the part types the
     // caller can drive; `kind` is what the caller is ("LED"). Errors for kids:

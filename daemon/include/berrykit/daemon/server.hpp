@@ -1,0 +1,91 @@
+// berrykit — berrykitd's local API: JSON objects, one per line, over a Unix socket.
+//
+// The server owns every part of the board (it opens them all at start-up and never lets go), and
+// clients claim parts: an output has one owner at a time, inputs and sensors can be read by many.
+// Everything runs on the kit's event loop: the listening socket, every client socket, the
+// board's line events and timers. No thread per client. Every message and error code is in
+// daemon/PROTOCOL.md.
+#pragma once
+
+#include "berrykit/kit.hpp"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace berrykit::daemon {
+
+inline constexpr int protocol_version = 1;
+
+struct ServerOptions {
+    std::string socket_path = "/run/berrykit/berrykit.sock";
+    std::string group = "berrykit";   // the socket's group; empty or missing on this machine: left as is
+    mode_t mode = 0660;
+    std::size_t max_clients = 256;
+    std::size_t max_line_bytes = 65536;
+    std::size_t send_queue_bytes = 1048576;
+    std::map<std::string, std::vector<std::string>> part_groups;  // part → Unix groups allowed
+    std::string device_id = "berrykit";
+};
+
+// Who is at the other end of a client socket (SO_PEERCRED), and what it calls itself.
+struct Peer {
+    pid_t pid = 0;
+    uid_t uid = 0;
+    gid_t gid = 0;
+    std::string program;  // from hello, else /proc/<pid>/comm
+};
+
+class Server {
+public:
+    Server(std::shared_ptr<Kit> kit, ServerOptions options);
+    ~Server();
+    Server(const Server&) = delete;
+    Server& operator=(const Server&) = delete;
+
+    // Opens every part of the board, binds and listens on the socket, and watches it on the kit's
+    // loop. Throws Error(unsupported) naming the socket path when it cannot.
+    void start();
+    // Disconnects every client (their outputs go back to rest), closes and removes the socket.
+    void stop();
+
+    std::size_t client_count() const;
+    const ServerOptions& options() const noexcept { return options_; }
+
+private:
+    struct Client;
+    struct Part;
+
+    void accept_clients();
+    void read_from(Client& client);
+    void write_to(Client& client);
+    void handle_line(Client& client, std::string_view line);
+    nlohmann::json handle_request(Client& client, const nlohmann::json& request);
+    void send(Client& client, const nlohmann::json& message);
+    void disconnect(int fd, const std::string& why);
+    void release_claims(Client& client);
+    void deliver_events();
+    Part& part_for(Client& client, const nlohmann::json& request, bool need_claim);
+    nlohmann::json part_state(const Part& part) const;
+    nlohmann::json part_info(const Part& part) const;
+    bool allowed(const Client& client, const Part& part) const;
+    void rest(Part& part);
+
+    std::shared_ptr<Kit> kit_;
+    ServerOptions options_;
+    int listen_fd_ = -1;
+    int events_fd_ = -1;
+    std::uint64_t listen_watch_ = 0;
+    std::uint64_t events_watch_ = 0;
+    std::map<int, std::unique_ptr<Client>> clients_;
+    std::map<std::string, std::unique_ptr<Part>> parts_;
+    std::map<std::uint64_t, Part*> parts_by_device_;
+};
+
+}  // namespace berrykit::daemon

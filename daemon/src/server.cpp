@@ -1,0 +1,628 @@
+#include "berrykit/daemon/server.hpp"
+
+#include <grp.h>
+#include <pwd.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "berrykit/error.hpp"
+
+namespace berrykit::daemon {
+
+using nlohmann::json;
+
+namespace {
+
+// A request the daemon refuses before it reaches a part: the code is one of PROTOCOL.md's.
+struct RequestError {
+    std::string code;
+    std::string message;
+};
+
+[[noreturn]] void refuse(std::string code, std::string message) {
+    throw RequestError{std::move(code), std::move(message)};
+}
+
+std::string describe_json(const json& value) {
+    switch (value.type()) {
+        case json::value_t::null: return "null";
+        case json::value_t::boolean: return value.get<bool>() ? "true" : "false";
+        case json::value_t::string: return "a string";
+        case json::value_t::array: return "a list";
+        case json::value_t::object: return "an object";
+        default: return "a number";
+    }
+}
+
+const json& field(const json& request, const char* name) {
+    const auto it = request.find(name);
+    if (it == request.end()) refuse("bad_request", std::string("this request needs a \"") + name + "\" field");
+    return *it;
+}
+
+std::string string_field(const json& request, const char* name) {
+    const json& value = field(request, name);
+    if (!value.is_string()) {
+        refuse("bad_request", std::string("\"") + name + "\" must be a string, got " + describe_json(value));
+    }
+    return value.get<std::string>();
+}
+
+double number_field(const json& request, const char* name, double fallback) {
+    const auto it = request.find(name);
+    if (it == request.end() || it->is_null()) return fallback;
+    if (!it->is_number()) {
+        refuse("bad_request", std::string("\"") + name + "\" must be a number, got " + describe_json(*it));
+    }
+    return it->get<double>();
+}
+
+std::optional<int> count_field(const json& request, const char* name) {
+    const auto it = request.find(name);
+    if (it == request.end() || it->is_null()) return std::nullopt;
+    if (!it->is_number_integer()) {
+        refuse("bad_request", std::string("\"") + name + "\" must be a whole number or null, got " + describe_json(*it));
+    }
+    return it->get<int>();
+}
+
+Color color_field(const json& request, const char* name, Color fallback) {
+    const auto it = request.find(name);
+    if (it == request.end() || it->is_null()) return fallback;
+    if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() ||
+        !(*it)[2].is_number()) {
+        refuse("bad_request",
+               std::string("\"") + name + "\" must be three numbers [red, green, blue], got " + describe_json(*it));
+    }
+    return Color{(*it)[0].get<double>(), (*it)[1].get<double>(), (*it)[2].get<double>()};
+}
+
+bool is_output(PartType type) {
+    return type == PartType::led || type == PartType::buzzer || type == PartType::rgb_led;
+}
+
+std::string program_of(pid_t pid) {
+    std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    return name.empty() ? "unknown" : name;
+}
+
+// UTC ISO-8601 with milliseconds for an event that happened at `monotonic` on CLOCK_MONOTONIC.
+std::string utc_iso(Nanos monotonic) {
+    timespec mono{}, real{};
+    clock_gettime(CLOCK_MONOTONIC, &mono);
+    clock_gettime(CLOCK_REALTIME, &real);
+    const std::int64_t mono_ns = std::int64_t{mono.tv_sec} * 1'000'000'000 + mono.tv_nsec;
+    const std::int64_t real_ns = std::int64_t{real.tv_sec} * 1'000'000'000 + real.tv_nsec;
+    const std::int64_t at = real_ns - (mono_ns - monotonic.count());
+    const time_t seconds = static_cast<time_t>(at / 1'000'000'000);
+    tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[64];
+    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
+                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>((at / 1'000'000) % 1000));
+    return text;
+}
+
+}  // namespace
+
+struct Server::Part {
+    PartDef def;
+    std::shared_ptr<Device> device;
+    std::shared_ptr<PwmOutputDevice> led;
+    std::shared_ptr<DigitalOutputDevice> buzzer;
+    std::shared_ptr<RgbLed> rgb;
+    std::shared_ptr<Button> button;
+    std::shared_ptr<MotionSensor> motion;
+    std::shared_ptr<LightSensor> light;
+    std::shared_ptr<DistanceSensor> distance;
+    std::shared_ptr<TemperatureSensor> temperature;
+    std::shared_ptr<HumidityTemperatureSensor> climate;
+    int owner = -1;  // the client (fd) that claimed an output
+};
+
+struct Server::Client {
+    int fd = -1;
+    Peer peer;
+    std::uint64_t watch = 0;
+    std::string in;
+    std::string out;
+    bool writing = false;
+    bool subscribed = false;
+    std::set<std::string> subscriptions;  // empty: every part
+    std::set<std::string> claims;
+};
+
+Server::Server(std::shared_ptr<Kit> kit, ServerOptions options) : kit_(std::move(kit)), options_(std::move(options)) {
+    if (!kit_->loop()) {
+        throw Error(ErrorCode::unsupported, "berrykitd needs a board with a real clock and an event loop");
+    }
+}
+
+Server::~Server() { stop(); }
+
+void Server::start() {
+    std::lock_guard guard(kit_->backend().lock());
+    // Open every part: berrykitd owns the board, clients only claim.
+    for (const PartDef& def : kit_->board().parts) {
+        auto part = std::make_unique<Part>();
+        part->def = def;
+        switch (def.type) {
+            case PartType::led: part->device = part->led = kit_->open_pwm_led(def.name, {}); break;
+            case PartType::buzzer: part->device = part->buzzer = kit_->open_buzzer(def.name, {}); break;
+            case PartType::rgb_led: part->device = part->rgb = kit_->open_rgb_led(def.name, {}); break;
+            case PartType::button: part->device = part->button = kit_->open_button(def.name, {}); break;
+            case PartType::motion_sensor:
+                part->device = part->motion = kit_->open_motion_sensor(def.name, {});
+                break;
+            case PartType::light_sensor: part->device = part->light = kit_->open_light_sensor(def.name, {}); break;
+            case PartType::distance_sensor:
+                part->device = part->distance = kit_->open_distance_sensor(def.name, {});
+                break;
+            case PartType::ds18b20:
+                part->device = part->temperature = kit_->open_temperature_sensor(def.name);
+                break;
+            case PartType::dht11:
+            case PartType::dht22:
+                part->device = part->climate = kit_->open_humidity_temperature_sensor(def.name);
+                break;
+        }
+        parts_by_device_[part->device->id()] = part.get();
+        parts_[def.name] = std::move(part);
+    }
+
+    // The socket. A stale one (left by a crash) is replaced; a live one means a second daemon.
+    namespace fs = std::filesystem;
+    const fs::path path = options_.socket_path;
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    if (path.string().size() >= sizeof address.sun_path) {
+        throw Error(ErrorCode::bad_value, "the socket path " + path.string() + " is too long (at most " +
+                                              std::to_string(sizeof address.sun_path - 1) + " characters)");
+    }
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    if (path.has_parent_path()) {
+        std::error_code ignored;
+        fs::create_directories(path.parent_path(), ignored);
+    }
+    if (fs::exists(fs::symlink_status(path))) {
+        const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+        ::close(probe);
+        if (live) {
+            throw Error(ErrorCode::part_in_use, "another berrykitd is already running on " + path.string() +
+                                                    ": stop it first (sudo systemctl stop berrykitd)");
+        }
+        ::unlink(path.c_str());
+    }
+    listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
+        ::listen(listen_fd_, 128) != 0) {
+        const std::string why = std::strerror(errno);
+        if (listen_fd_ >= 0) ::close(listen_fd_);
+        listen_fd_ = -1;
+        throw Error(ErrorCode::unsupported, "berrykitd cannot listen on " + path.string() + ": " + why);
+    }
+    ::chmod(path.c_str(), options_.mode);
+    if (!options_.group.empty()) {
+        if (const group* g = ::getgrnam(options_.group.c_str())) {
+            [[maybe_unused]] const int r = ::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid);
+        }
+    }
+    listen_watch_ = kit_->loop()->watch(listen_fd_, [this] { accept_clients(); });
+
+    events_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    kit_->events().set_notify_fd(events_fd_);
+    events_watch_ = kit_->loop()->watch(events_fd_, [this] { deliver_events(); });
+}
+
+void Server::stop() {
+    std::lock_guard guard(kit_->backend().lock());
+    while (!clients_.empty()) disconnect(clients_.begin()->first, "the daemon is stopping");
+    if (listen_fd_ >= 0) {
+        kit_->loop()->unwatch(listen_watch_);
+        ::close(listen_fd_);
+        listen_fd_ = -1;
+        ::unlink(options_.socket_path.c_str());
+    }
+    if (events_fd_ >= 0) {
+        kit_->events().set_notify_fd(-1);
+        kit_->loop()->unwatch(events_watch_);
+        ::close(events_fd_);
+        events_fd_ = -1;
+    }
+}
+
+std::size_t Server::client_count() const {
+    std::lock_guard guard(kit_->backend().lock());
+    return clients_.size();
+}
+
+void Server::accept_clients() {
+    for (;;) {
+        const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;  // EAGAIN: all accepted; anything else: the client is gone already
+        if (clients_.size() >= options_.max_clients) {
+            const std::string refusal =
+                json{{"id", nullptr},
+                     {"ok", false},
+                     {"error",
+                      {{"code", "too_many_clients"},
+                       {"message", "berrykitd already has " + std::to_string(clients_.size()) +
+                                       " programs connected: close one and try again"}}}}
+                    .dump() +
+                "\n";
+            [[maybe_unused]] const auto n = ::write(fd, refusal.data(), refusal.size());
+            ::close(fd);
+            continue;
+        }
+        auto client = std::make_unique<Client>();
+        client->fd = fd;
+        ucred cred{};
+        socklen_t length = sizeof cred;
+        if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
+            client->peer = Peer{cred.pid, cred.uid, cred.gid, program_of(cred.pid)};
+        }
+        client->watch = kit_->loop()->watch(fd, [this, fd] {
+            if (const auto it = clients_.find(fd); it != clients_.end()) read_from(*it->second);
+        });
+        clients_[fd] = std::move(client);
+    }
+}
+
+void Server::read_from(Client& client) {
+    const int fd = client.fd;
+    char buffer[16384];
+    for (;;) {
+        const ssize_t n = ::read(fd, buffer, sizeof buffer);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+            disconnect(fd, "the program closed its connection");
+            return;
+        }
+        if (n < 0) break;
+        client.in.append(buffer, static_cast<std::size_t>(n));
+        std::size_t start = 0;
+        for (std::size_t newline; (newline = client.in.find('\n', start)) != std::string::npos;
+             start = newline + 1) {
+            handle_line(client, std::string_view(client.in).substr(start, newline - start));
+            if (!clients_.count(fd)) return;  // the request ended this client
+        }
+        client.in.erase(0, start);
+        if (client.in.size() > options_.max_line_bytes) {
+            send(client, json{{"id", nullptr},
+                              {"ok", false},
+                              {"error",
+                               {{"code", "too_long"},
+                                {"message", "a request was longer than " + std::to_string(options_.max_line_bytes) +
+                                                " bytes without a line end, so berrykitd hung up"}}}});
+            disconnect(fd, "it sent a line that was too long");
+            return;
+        }
+    }
+}
+
+void Server::write_to(Client& client) {
+    while (!client.out.empty()) {
+        const ssize_t n = ::send(client.fd, client.out.data(), client.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0) {
+            if (errno == EAGAIN || errno == EINTR) break;
+            disconnect(client.fd, "its connection broke");
+            return;
+        }
+        client.out.erase(0, static_cast<std::size_t>(n));
+    }
+    const bool want = !client.out.empty();
+    if (want != client.writing) {
+        client.writing = want;
+        const int fd = client.fd;
+        kit_->loop()->set_on_writable(client.watch, want ? std::function<void()>([this, fd] {
+            if (const auto it = clients_.find(fd); it != clients_.end()) write_to(*it->second);
+        })
+                                                         : nullptr);
+    }
+}
+
+void Server::send(Client& client, const json& message) {
+    client.out += message.dump(-1, ' ', false, json::error_handler_t::replace);
+    client.out += '\n';
+    if (client.out.size() > options_.send_queue_bytes) {
+        // A program that stops reading must not make the daemon hold its messages for ever.
+        disconnect(client.fd, "it stopped reading its messages");
+        return;
+    }
+    write_to(client);
+}
+
+void Server::disconnect(int fd, const std::string& /*why*/) {
+    const auto it = clients_.find(fd);
+    if (it == clients_.end()) return;
+    std::unique_ptr<Client> client = std::move(it->second);
+    clients_.erase(it);
+    kit_->loop()->unwatch(client->watch);
+    // What was still queued for it is lost with it; flush what the socket takes now.
+    if (!client->out.empty()) {
+        [[maybe_unused]] const auto n = ::send(fd, client->out.data(), client->out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    ::close(fd);
+    release_claims(*client);
+}
+
+void Server::release_claims(Client& client) {
+    for (const auto& name : client.claims) {
+        const auto it = parts_.find(name);
+        if (it == parts_.end()) continue;
+        Part& part = *it->second;
+        if (part.owner == client.fd) {
+            part.owner = -1;
+            if (!part.def.keep) rest(part);
+        }
+    }
+    client.claims.clear();
+}
+
+void Server::rest(Part& part) {
+    if (part.led) part.led->off();
+    if (part.buzzer) part.buzzer->off();
+    if (part.rgb) part.rgb->off();
+}
+
+void Server::handle_line(Client& client, std::string_view line) {
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.find_first_not_of(" \t") == std::string_view::npos) return;  // blank lines are allowed
+    json request = json::parse(line, nullptr, false);
+    json id = nullptr;
+    json reply;
+    try {
+        if (request.is_discarded()) refuse("bad_json", "that line is not JSON: send one JSON object per line");
+        if (!request.is_object()) {
+            refuse("bad_request", "a request must be a JSON object like {\"id\": 1, \"op\": \"hello\"}, got " +
+                                      describe_json(request));
+        }
+        if (const auto it = request.find("id"); it != request.end()) {
+            if (!it->is_number_integer() && !it->is_string()) {
+                refuse("bad_request", "\"id\" must be a whole number or a string, got " + describe_json(*it));
+            }
+            id = *it;
+        } else {
+            refuse("bad_request", "every request needs an \"id\" (a number or a string) to match its reply");
+        }
+        reply = handle_request(client, request);
+        reply["id"] = id;
+        reply["ok"] = true;
+    } catch (const RequestError& e) {
+        reply = json{{"id", id}, {"ok", false}, {"error", {{"code", e.code}, {"message", e.message}}}};
+    } catch (const Error& e) {
+        reply = json{{"id", id}, {"ok", false}, {"error", {{"code", to_string(e.code())}, {"message", e.what()}}}};
+    } catch (const std::exception& e) {
+        reply = json{{"id", id}, {"ok", false}, {"error", {{"code", "internal"}, {"message", e.what()}}}};
+    }
+    send(client, reply);
+}
+
+Server::Part& Server::part_for(Client& client, const json& request, bool need_claim) {
+    const std::string name = string_field(request, "part");
+    const auto it = parts_.find(name);
+    if (it == parts_.end()) {
+        (void)kit_->resolve(name, {PartType::led}, "part");  // throws the kit's "did you mean" message
+        refuse("unknown_part", "there is no part called '" + name + "'");
+    }
+    Part& part = *it->second;
+    if (!allowed(client, part)) {
+        refuse("forbidden", "you are not allowed to use '" + name + "': ask your teacher to add you to the group " +
+                                "that may use it");
+    }
+    if (need_claim && is_output(part.def.type) && part.owner != client.fd) {
+        if (part.owner >= 0) {
+            const Peer& owner = clients_.at(part.owner)->peer;
+            refuse("part_in_use", "the " + std::string(to_friendly(part.def.type)) + " '" + name +
+                                      "' is already used by another program (pid " + std::to_string(owner.pid) +
+                                      ", '" + owner.program + "'): stop that program, or use another part");
+        }
+        refuse("not_claimed", "claim '" + name + "' first: send {\"op\": \"claim\", \"part\": \"" + name + "\"}");
+    }
+    return part;
+}
+
+bool Server::allowed(const Client& client, const Part& part) const {
+    const auto it = options_.part_groups.find(part.def.name);
+    if (it == options_.part_groups.end() || it->second.empty() || client.peer.uid == 0) return true;
+    std::vector<gid_t> groups(64);
+    int count = static_cast<int>(groups.size());
+    if (const passwd* user = ::getpwuid(client.peer.uid)) {
+        if (::getgrouplist(user->pw_name, client.peer.gid, groups.data(), &count) < 0) {
+            groups.resize(static_cast<std::size_t>(count));
+            ::getgrouplist(user->pw_name, client.peer.gid, groups.data(), &count);
+        }
+        groups.resize(static_cast<std::size_t>(std::max(count, 0)));
+    } else {
+        groups.assign(1, client.peer.gid);
+    }
+    for (const std::string& name : it->second) {
+        if (const group* g = ::getgrnam(name.c_str())) {
+            if (std::find(groups.begin(), groups.end(), g->gr_gid) != groups.end()) return true;
+        }
+    }
+    return false;
+}
+
+json Server::part_state(const Part& part) const {
+    json state = json::object();
+    if (part.led) state["value"] = part.led->value();
+    if (part.buzzer) state["value"] = part.buzzer->is_active() ? 1 : 0;
+    if (part.rgb) {
+        const Color c = part.rgb->color();
+        state["value"] = json::array({c[0], c[1], c[2]});
+    }
+    if (part.button) state["pressed"] = part.button->is_active();
+    if (part.motion) state["motion"] = part.motion->is_active();
+    if (part.light) state["value"] = part.light->latest() ? json(*part.light->latest()) : json(nullptr);
+    if (part.distance) state["value"] = part.distance->latest() ? json(*part.distance->latest()) : json(nullptr);
+    return state;
+}
+
+json Server::part_info(const Part& part) const {
+    json info{{"name", part.def.name},         {"type", to_string(part.def.type)}, {"kind", to_friendly(part.def.type)},
+              {"label", part.def.label},       {"lines", part.def.lines},          {"keep", part.def.keep},
+              {"state", part_state(part)},     {"owner", nullptr}};
+    if (part.owner >= 0) {
+        const Peer& owner = clients_.at(part.owner)->peer;
+        info["owner"] = json{{"pid", owner.pid}, {"program", owner.program}};
+    }
+    return info;
+}
+
+json Server::handle_request(Client& client, const json& request) {
+    const std::string op = string_field(request, "op");
+    if (op == "hello") {
+        if (const auto it = request.find("protocol"); it != request.end()) {
+            if (!it->is_number_integer()) refuse("bad_request", "\"protocol\" must be a whole number");
+            if (it->get<int>() != protocol_version) {
+                refuse("unsupported_protocol", "this berrykitd speaks protocol " + std::to_string(protocol_version) +
+                                                   ", not " + std::to_string(it->get<int>()) +
+                                                   ": update berrykit so both match");
+            }
+        }
+        if (const auto it = request.find("program"); it != request.end() && it->is_string()) {
+            client.peer.program = it->get<std::string>().substr(0, 64);
+        }
+        return json{{"protocol", protocol_version}, {"daemon", "berrykitd"},
+                    {"board", kit_->board().name},   {"backend", kit_->backend_kind()},
+                    {"device", options_.device_id}};
+    }
+    if (op == "parts") {
+        json parts = json::array();
+        for (const PartDef& def : kit_->board().parts) parts.push_back(part_info(*parts_.at(def.name)));
+        return json{{"parts", parts}};
+    }
+    if (op == "claim") {
+        Part& part = part_for(client, request, false);
+        if (is_output(part.def.type)) {
+            if (part.owner >= 0 && part.owner != client.fd) (void)part_for(client, request, true);  // in use
+            part.owner = client.fd;
+        }
+        client.claims.insert(part.def.name);
+        return json{{"part", part_info(part)}};
+    }
+    if (op == "release") {
+        Part& part = part_for(client, request, false);
+        if (part.owner == client.fd) {
+            part.owner = -1;
+            if (!part.def.keep) rest(part);
+        }
+        client.claims.erase(part.def.name);
+        return json::object();
+    }
+    if (op == "set") {
+        Part& part = part_for(client, request, true);
+        const json& value = field(request, "value");
+        if (part.led) {
+            if (!value.is_number() && !value.is_boolean()) {
+                refuse("bad_request", "\"value\" for an LED is a brightness from 0 to 1, got " + describe_json(value));
+            }
+            part.led->set_value(value.is_boolean() ? (value.get<bool>() ? 1.0 : 0.0) : value.get<double>());
+        } else if (part.buzzer) {
+            if (!(value.is_boolean() || (value.is_number() && (value == 0 || value == 1)))) {
+                refuse("bad_request", "\"value\" for a buzzer is 1 (on) or 0 (off), got " + describe_json(value));
+            }
+            part.buzzer->set_value(value.is_boolean() ? value.get<bool>() : value.get<double>() == 1);
+        } else if (part.rgb) {
+            part.rgb->set_color(color_field(request, "value", Color{}));
+        } else {
+            refuse("wrong_type", "'" + part.def.name + "' is " + to_friendly(part.def.type) +
+                                     ": only LEDs, RGB LEDs and buzzers can be set");
+        }
+        return json{{"state", part_state(part)}};
+    }
+    if (op == "get") {
+        Part& part = part_for(client, request, false);
+        return json{{"state", part_state(part)}};
+    }
+    if (op == "blink" || op == "pulse") {
+        Part& part = part_for(client, request, true);
+        const bool pulse = op == "pulse";
+        const double on_time = number_field(request, "on_time", pulse ? 0 : 1);
+        const double off_time = number_field(request, "off_time", pulse ? 0 : 1);
+        const double fade_in = number_field(request, "fade_in_time", pulse ? 1 : 0);
+        const double fade_out = number_field(request, "fade_out_time", pulse ? 1 : 0);
+        const auto n = count_field(request, "n");
+        if (part.led) {
+            part.led->blink(on_time, off_time, fade_in, fade_out, n);
+        } else if (part.buzzer && fade_in == 0 && fade_out == 0) {
+            part.buzzer->blink(on_time, off_time, n);
+        } else if (part.rgb) {
+            part.rgb->blink(on_time, off_time, fade_in, fade_out, color_field(request, "on_color", Color{1, 1, 1}),
+                            color_field(request, "off_color", Color{0, 0, 0}), n);
+        } else {
+            refuse("wrong_type", "'" + part.def.name + "' cannot " + op);
+        }
+        return json{{"state", part_state(part)}};
+    }
+    if (op == "read") {
+        Part& part = part_for(client, request, false);
+        if (part.temperature) return json{{"value", part.temperature->temperature()}, {"unit", "°C"}};
+        if (part.climate) {
+            const ClimateReading r = part.climate->read();
+            return json{{"temperature", r.temperature_c}, {"humidity", r.humidity_percent}};
+        }
+        if (part.distance) return json{{"value", part_state(part)["value"]}, {"unit", "m"}};
+        return json{{"state", part_state(part)}};
+    }
+    if (op == "subscribe") {
+        std::set<std::string> parts;
+        if (const auto it = request.find("parts"); it != request.end() && !it->is_null()) {
+            if (!it->is_array()) refuse("bad_request", "\"parts\" must be a list of part names, or left out for all");
+            for (const json& name : *it) {
+                if (!name.is_string()) refuse("bad_request", "\"parts\" must hold part names (strings)");
+                json one{{"part", name}};
+                parts.insert(part_for(client, one, false).def.name);
+            }
+        }
+        client.subscribed = true;
+        client.subscriptions = std::move(parts);
+        return json::object();
+    }
+    if (op == "unsubscribe") {
+        client.subscribed = false;
+        client.subscriptions.clear();
+        return json::object();
+    }
+    refuse("unknown_op", "there is no \"" + op.substr(0, 40) +
+                             "\" request; the requests are hello, parts, claim, release, set, get, blink, pulse, "
+                             "read, subscribe and unsubscribe");
+}
+
+void Server::deliver_events() {
+    std::uint64_t count = 0;
+    [[maybe_unused]] const auto r = ::read(events_fd_, &count, sizeof count);
+    while (auto event = kit_->events().pop(Nanos{0})) {
+        const auto it = parts_by_device_.find(event->device);
+        if (it == parts_by_device_.end()) continue;
+        const std::string& name = it->second->def.name;
+        const json message{{"event", to_string(event->kind)},
+                           {"part", name},
+                           {"time", to_seconds(event->time)},
+                           {"ts", utc_iso(event->time)}};
+        std::vector<int> to;
+        for (const auto& [fd, client] : clients_) {
+            if (client->subscribed && (client->subscriptions.empty() || client->subscriptions.count(name))) {
+                to.push_back(fd);
+            }
+        }
+        for (const int fd : to) {
+            if (const auto c = clients_.find(fd); c != clients_.end()) send(*c->second, message);
+        }
+    }
+}
+
+}  // namespace berrykit::daemon

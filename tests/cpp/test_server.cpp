@@ -1,0 +1,192 @@
+// berrykitd's local API (daemon/include/berrykit/daemon/server.hpp), over a real Unix socket, on
+// the simulated board with its event loop on its own thread.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "berrykit/daemon/server.hpp"
+#include "temp_dir.hpp"
+
+using berrykit::Kit;
+using berrykit::KitOptions;
+using berrykit::daemon::Server;
+using berrykit::daemon::ServerOptions;
+using nlohmann::json;
+
+namespace {
+
+struct Daemon {
+    berrykit::test::TempDir dir;
+    std::shared_ptr<Kit> kit;
+    std::unique_ptr<Server> server;
+    std::string socket;
+
+    explicit Daemon(ServerOptions options = {}) {
+        KitOptions kit_options;
+        kit_options.backend = "sim";
+        kit_options.board_dirs = {BERRYKIT_SOURCE_DIR "/firmware/boards"};
+        kit = Kit::open(kit_options);
+        socket = (dir.path() / "berrykit.sock").string();
+        options.socket_path = socket;
+        options.group.clear();
+        server = std::make_unique<Server>(kit, options);
+        server->start();
+    }
+    ~Daemon() {
+        server->stop();
+        kit->close();
+    }
+};
+
+// A client as scripts are: one JSON object per line each way.
+class Client {
+public:
+    explicit Client(const std::string& path) {
+        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        sockaddr_un address{};
+        address.sun_family = AF_UNIX;
+        std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
+        timeval timeout{5, 0};
+        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    }
+    ~Client() { close(); }
+    void close() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    void send_raw(const std::string& text) { REQUIRE(::write(fd_, text.data(), text.size()) == ssize_t(text.size())); }
+    // The next line from the daemon, or "" when it hung up.
+    std::string line() {
+        for (;;) {
+            if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
+                std::string out = buffer_.substr(0, nl);
+                buffer_.erase(0, nl + 1);
+                return out;
+            }
+            char chunk[4096];
+            const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+            if (n <= 0) return "";
+            buffer_.append(chunk, std::size_t(n));
+        }
+    }
+    json request(json message) {
+        message["id"] = ++id_;
+        send_raw(message.dump() + "\n");
+        for (;;) {
+            const json reply = json::parse(line());
+            if (reply.contains("id") && reply["id"] == id_) return reply;
+        }
+    }
+
+private:
+    int fd_ = -1;
+    int id_ = 0;
+    std::string buffer_;
+};
+
+}  // namespace
+
+TEST_CASE("hello names the protocol, the board and the backend") {
+    Daemon daemon;
+    Client client(daemon.socket);
+    const json reply = client.request({{"op", "hello"}, {"protocol", 1}, {"program", "test"}});
+    CHECK(reply["ok"] == true);
+    CHECK(reply["protocol"] == 1);
+    CHECK(reply["board"] == "classroom");
+    CHECK(reply["backend"] == "sim");
+    CHECK(client.request({{"op", "hello"}, {"protocol", 7}})["error"]["code"] == "unsupported_protocol");
+}
+
+TEST_CASE("a claimed LED is set by its owner, refused to others with the owner's pid and program") {
+    Daemon daemon;
+    Client first(daemon.socket), second(daemon.socket);
+    first.request({{"op", "hello"}, {"program", "traffic.py"}});
+    REQUIRE(first.request({{"op", "claim"}, {"part", "red"}})["ok"] == true);
+    CHECK(first.request({{"op", "set"}, {"part", "red"}, {"value", 1}})["state"]["value"] == 1.0);
+    CHECK(daemon.kit->sim()->level("GPIO17") == 1.0);
+
+    const json refused = second.request({{"op", "claim"}, {"part", "red"}});
+    CHECK(refused["ok"] == false);
+    CHECK(refused["error"]["code"] == "part_in_use");
+    const std::string message = refused["error"]["message"];
+    CHECK_THAT(message, Catch::Contains("the LED 'red' is already used by another program (pid " +
+                                        std::to_string(::getpid()) + ", 'traffic.py')"));
+    CHECK(second.request({{"op", "set"}, {"part", "red"}, {"value", 0}})["error"]["code"] == "part_in_use");
+    CHECK(daemon.kit->sim()->level("GPIO17") == 1.0);  // unchanged
+}
+
+TEST_CASE("when a client goes, its outputs go back to rest and others can claim them") {
+    Daemon daemon;
+    {
+        Client first(daemon.socket);
+        first.request({{"op", "claim"}, {"part", "red"}});
+        first.request({{"op", "blink"}, {"part", "red"}, {"on_time", 0.05}, {"off_time", 0.05}});
+        first.request({{"op", "claim"}, {"part", "green"}});
+        first.request({{"op", "set"}, {"part", "green"}, {"value", true}});
+    }
+    Client second(daemon.socket);
+    // The daemon notices the hang-up on its loop; a claim succeeds once it has.
+    json reply;
+    for (int i = 0; i < 200; ++i) {
+        reply = second.request({{"op", "claim"}, {"part", "red"}});
+        if (reply["ok"] == true) break;
+        ::usleep(10'000);
+    }
+    REQUIRE(reply["ok"] == true);
+    CHECK(second.request({{"op", "get"}, {"part", "green"}})["state"]["value"] == 0.0);
+    CHECK(second.request({{"op", "get"}, {"part", "red"}})["state"]["value"] == 0.0);
+}
+
+TEST_CASE("bad input gets a clear error and the connection carries on") {
+    Daemon daemon;
+    Client client(daemon.socket);
+    client.send_raw("this is not json\n");
+    json reply = json::parse(client.line());
+    CHECK(reply["error"]["code"] == "bad_json");
+    CHECK(reply["id"] == nullptr);
+    client.send_raw("[1, 2]\n");
+    CHECK(json::parse(client.line())["error"]["code"] == "bad_request");
+    client.send_raw("{\"op\": \"hello\"}\n");
+    CHECK_THAT(json::parse(client.line())["error"]["message"].get<std::string>(), Catch::Contains("\"id\""));
+    CHECK(client.request({{"op", "dance"}})["error"]["code"] == "unknown_op");
+    CHECK(client.request({{"op", "claim"}})["error"]["code"] == "bad_request");
+    CHECK(client.request({{"op", "claim"}, {"part", 17}})["error"]["code"] == "bad_request");
+    const json unknown = client.request({{"op", "claim"}, {"part", "redd"}});
+    CHECK(unknown["error"]["code"] == "unknown_part");
+    CHECK_THAT(unknown["error"]["message"].get<std::string>(), Catch::Contains("Did you mean 'red'?"));
+    CHECK(client.request({{"op", "set"}, {"part", "red"}, {"value", 1}})["error"]["code"] == "not_claimed");
+    client.request({{"op", "claim"}, {"part", "red"}});
+    CHECK(client.request({{"op", "set"}, {"part", "red"}, {"value", 2}})["error"]["code"] == "bad_value");
+    CHECK(client.request({{"op", "set"}, {"part", "red"}, {"value", "on"}})["error"]["code"] == "bad_request");
+    CHECK(client.request({{"op", "hello"}})["ok"] == true);  // still fine
+}
+
+TEST_CASE("a line over the limit ends that client only") {
+    ServerOptions options;
+    options.max_line_bytes = 1024;
+    Daemon daemon(options);
+    Client big(daemon.socket), other(daemon.socket);
+    big.send_raw(std::string(4096, 'x'));
+    const json reply = json::parse(big.line());
+    CHECK(reply["error"]["code"] == "too_long");
+    CHECK(big.line().empty());  // hung up
+    CHECK(other.request({{"op", "hello"}})["ok"] == true);
+}
+
+TEST_CASE("subscribers get button events with the time the edge happened") {
+    Daemon daemon;
+    Client client(daemon.socket);
+    REQUIRE(client.request({{"op", "subscribe"}, {"parts", {"button"}}})["ok"] == true);
+    daemon.kit->press("button");
+    const json event = json::parse(client.line());
+    CHECK(event["event"] == "pressed");
+    CHECK(event["part"] == "button");
+    CHECK(event["ts"].get<std::string>().size() == 24);  // 2026-11-22T03:12:05.123Z
+    CHECK(event["time"].get<double>() > 0);
+}

@@ -71,7 +71,8 @@ std::optional<int> count_field(const json& request, const char* name) {
     const auto it = request.find(name);
     if (it == request.end() || it->is_null()) return std::nullopt;
     if (!it->is_number_integer()) {
-        refuse("bad_request", std::string("\"") + name + "\" must be a whole number or null, got " + describe_json(*it));
+        refuse("bad_request",
+               std::string("\"") + name + "\" must be a whole number or null, got " + describe_json(*it));
     }
     return it->get<int>();
 }
@@ -79,17 +80,14 @@ std::optional<int> count_field(const json& request, const char* name) {
 Color color_field(const json& request, const char* name, Color fallback) {
     const auto it = request.find(name);
     if (it == request.end() || it->is_null()) return fallback;
-    if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() ||
-        !(*it)[2].is_number()) {
+    if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() || !(*it)[2].is_number()) {
         refuse("bad_request",
                std::string("\"") + name + "\" must be three numbers [red, green, blue], got " + describe_json(*it));
     }
     return Color{(*it)[0].get<double>(), (*it)[1].get<double>(), (*it)[2].get<double>()};
 }
 
-bool is_output(PartType type) {
-    return type == PartType::led || type == PartType::buzzer || type == PartType::rgb_led;
-}
+bool is_output(PartType type) { return type == PartType::led || type == PartType::buzzer || type == PartType::rgb_led; }
 
 std::string program_of(pid_t pid) {
     std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
@@ -163,16 +161,12 @@ void Server::start() {
             case PartType::buzzer: part->device = part->buzzer = kit_->open_buzzer(def.name, {}); break;
             case PartType::rgb_led: part->device = part->rgb = kit_->open_rgb_led(def.name, {}); break;
             case PartType::button: part->device = part->button = kit_->open_button(def.name, {}); break;
-            case PartType::motion_sensor:
-                part->device = part->motion = kit_->open_motion_sensor(def.name, {});
-                break;
+            case PartType::motion_sensor: part->device = part->motion = kit_->open_motion_sensor(def.name, {}); break;
             case PartType::light_sensor: part->device = part->light = kit_->open_light_sensor(def.name, {}); break;
             case PartType::distance_sensor:
                 part->device = part->distance = kit_->open_distance_sensor(def.name, {});
                 break;
-            case PartType::ds18b20:
-                part->device = part->temperature = kit_->open_temperature_sensor(def.name);
-                break;
+            case PartType::ds18b20: part->device = part->temperature = kit_->open_temperature_sensor(def.name); break;
             case PartType::dht11:
             case PartType::dht22:
                 part->device = part->climate = kit_->open_humidity_temperature_sensor(def.name);
@@ -254,15 +248,14 @@ void Server::accept_clients() {
         const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;  // EAGAIN: all accepted; anything else: the client is gone already
         if (clients_.size() >= options_.max_clients) {
-            const std::string refusal =
-                json{{"id", nullptr},
-                     {"ok", false},
-                     {"error",
-                      {{"code", "too_many_clients"},
-                       {"message", "berrykitd already has " + std::to_string(clients_.size()) +
-                                       " programs connected: close one and try again"}}}}
-                    .dump() +
-                "\n";
+            const std::string refusal = json{{"id", nullptr},
+                                             {"ok", false},
+                                             {"error",
+                                              {{"code", "too_many_clients"},
+                                               {"message", "berrykitd already has " + std::to_string(clients_.size()) +
+                                                               " programs connected: close one and try again"}}}}
+                                            .dump() +
+                                        "\n";
             [[maybe_unused]] const auto n = ::write(fd, refusal.data(), refusal.size());
             ::close(fd);
             continue;
@@ -293,8 +286,7 @@ void Server::read_from(Client& client) {
         if (n < 0) break;
         client.in.append(buffer, static_cast<std::size_t>(n));
         std::size_t start = 0;
-        for (std::size_t newline; (newline = client.in.find('\n', start)) != std::string::npos;
-             start = newline + 1) {
+        for (std::size_t newline; (newline = client.in.find('\n', start)) != std::string::npos; start = newline + 1) {
             handle_line(client, std::string_view(client.in).substr(start, newline - start));
             if (!clients_.count(fd)) return;  // the request ended this client
         }
@@ -327,8 +319,9 @@ void Server::write_to(Client& client) {
         client.writing = want;
         const int fd = client.fd;
         kit_->loop()->set_on_writable(client.watch, want ? std::function<void()>([this, fd] {
-            if (const auto it = clients_.find(fd); it != clients_.end()) write_to(*it->second);
-        })
+                                          if (const auto it = clients_.find(fd); it != clients_.end())
+                                              write_to(*it->second);
+                                      })
                                                          : nullptr);
     }
 }
@@ -426,8 +419,8 @@ Server::Part& Server::part_for(Client& client, const json& request, bool need_cl
         if (part.owner >= 0) {
             const Peer& owner = clients_.at(part.owner)->peer;
             refuse("part_in_use", "the " + std::string(to_friendly(part.def.type)) + " '" + name +
-                                      "' is already used by another program (pid " + std::to_string(owner.pid) +
-                                      ", '" + owner.program + "'): stop that program, or use another part");
+                                      "' is already used by another program (pid " + std::to_string(owner.pid) + ", '" +
+                                      owner.program + "'): stop that program, or use another part");
         }
         refuse("not_claimed", "claim '" + name + "' first: send {\"op\": \"claim\", \"part\": \"" + name + "\"}");
     }
@@ -472,9 +465,14 @@ json Server::part_state(const Part& part) const {
 }
 
 json Server::part_info(const Part& part) const {
-    json info{{"name", part.def.name},         {"type", to_string(part.def.type)}, {"kind", to_friendly(part.def.type)},
-              {"label", part.def.label},       {"lines", part.def.lines},          {"keep", part.def.keep},
-              {"state", part_state(part)},     {"owner", nullptr}};
+    json info{{"name", part.def.name},
+              {"type", to_string(part.def.type)},
+              {"kind", to_friendly(part.def.type)},
+              {"label", part.def.label},
+              {"lines", part.def.lines},
+              {"keep", part.def.keep},
+              {"state", part_state(part)},
+              {"owner", nullptr}};
     if (part.owner >= 0) {
         const Peer& owner = clients_.at(part.owner)->peer;
         info["owner"] = json{{"pid", owner.pid}, {"program", owner.program}};
@@ -496,8 +494,10 @@ json Server::handle_request(Client& client, const json& request) {
         if (const auto it = request.find("program"); it != request.end() && it->is_string()) {
             client.peer.program = it->get<std::string>().substr(0, 64);
         }
-        return json{{"protocol", protocol_version}, {"daemon", "berrykitd"},
-                    {"board", kit_->board().name},   {"backend", kit_->backend_kind()},
+        return json{{"protocol", protocol_version},
+                    {"daemon", "berrykitd"},
+                    {"board", kit_->board().name},
+                    {"backend", kit_->backend_kind()},
                     {"device", options_.device_id}};
     }
     if (op == "parts") {

@@ -25,7 +25,7 @@ inline constexpr int protocol_version = 1;
 
 struct ServerOptions {
     std::string socket_path = "/run/berrykit/berrykit.sock";
-    std::string group = "berrykit";   // the socket's group; empty or missing on this machine: left as is
+    std::string group = "berrykit";  // the socket's group; empty or missing on this machine: left as is
     mode_t mode = 0660;
     std::size_t max_clients = 256;
     std::size_t max_line_bytes = 65536;

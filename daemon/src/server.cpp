@@ -238,6 +238,15 @@ void Server::stop() {
     }
 }
 
+void Server::apply(const ServerOptions& options) {
+    std::lock_guard guard(kit_->backend().lock());
+    options_.max_clients = options.max_clients;
+    options_.max_line_bytes = options.max_line_bytes;
+    options_.send_queue_bytes = options.send_queue_bytes;
+    options_.part_groups = options.part_groups;
+    options_.device_id = options.device_id;
+}
+
 std::size_t Server::client_count() const {
     std::lock_guard guard(kit_->backend().lock());
     return clients_.size();

@@ -56,6 +56,9 @@ public:
     void stop();
 
     std::size_t client_count() const;
+    // A reloaded config: the limits and the part access take effect for every request from now
+    // on; the socket's path, group and mode only at the next start.
+    void apply(const ServerOptions& options);
     const ServerOptions& options() const noexcept { return options_; }
 
 private:

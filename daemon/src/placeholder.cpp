@@ -1,1 +1,0 @@
-// placeholder so the daemon library has a source until its parts land

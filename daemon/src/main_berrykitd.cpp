@@ -153,8 +153,8 @@ int main(int argc, char** argv) {
     }
 
     // 6. Ready.
-    const std::string ready = "serving the " + kit->board().name + " board (" + kit->backend_kind() + ") on " +
-                              config.socket.path;
+    const std::string ready =
+        "serving the " + kit->board().name + " board (" + kit->backend_kind() + ") on " + config.socket.path;
     notifier.ready(ready);
     log_info("berrykitd " + ready);
 

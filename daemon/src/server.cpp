@@ -202,7 +202,7 @@ void Server::start() {
     }
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, 128) != 0) {
+        ::listen(listen_fd_, SOMAXCONN) != 0) {
         const std::string why = std::strerror(errno);
         if (listen_fd_ >= 0) ::close(listen_fd_);
         listen_fd_ = -1;

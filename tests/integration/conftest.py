@@ -43,8 +43,8 @@ class Client:
 
     def __init__(self, path, program=None):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)  # blocking: waits for room in the daemon's listen queue
         self.sock.settimeout(5)
-        self.sock.connect(path)
         self.file = self.sock.makefile("rw", encoding="utf-8")
         self.next_id = 0
         self.events = []

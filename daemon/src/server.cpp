@@ -606,9 +606,30 @@ json Server::handle_request(Client& client, const json& request) {
         client.subscriptions.clear();
         return json::object();
     }
+    if (op == "sim_press" || op == "sim_release" || op == "sim_set_sensor") {
+        // The simulated board's outside world, for teachers and tests: a press, a sensor value.
+        if (!kit_->sim()) {
+            refuse("unsupported", op + " only works when berrykitd runs the simulated board (--backend sim)");
+        }
+        const std::string name = string_field(request, "part");
+        if (op == "sim_press") {
+            kit_->press(name);
+        } else if (op == "sim_release") {
+            kit_->release(name);
+        } else {
+            const auto quantity = request.find("quantity");
+            if (quantity != request.end() && !quantity->is_string()) {
+                refuse("bad_request", "\"quantity\" must be a string like \"temperature\"");
+            }
+            const json& value = field(request, "value");
+            if (!value.is_number()) refuse("bad_request", "\"value\" must be a number, got " + describe_json(value));
+            kit_->set_sensor(name, quantity == request.end() ? "" : quantity->get<std::string>(), value.get<double>());
+        }
+        return json::object();
+    }
     refuse("unknown_op", "there is no \"" + op.substr(0, 40) +
                              "\" request; the requests are hello, parts, claim, release, set, get, blink, pulse, "
-                             "read, subscribe and unsubscribe");
+                             "read, subscribe, unsubscribe, sim_press, sim_release and sim_set_sensor");
 }
 
 void Server::deliver_events() {

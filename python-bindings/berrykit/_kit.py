@@ -1,8 +1,10 @@
 """The kit a script uses: chosen once, on first use, and the thread that runs callbacks.
 
 Backend choice, as gpiozero does it: an explicit :func:`use_board`, then the ``BERRYKIT_BOARD``
-environment variable (``sim``, ``gpiod`` or ``auto``), then ``auto``: real GPIO where this
-machine has a GPIO chip, else the simulated board with a warning. ``BERRYKIT_KIT`` names the
+environment variable (``sim``, ``gpiod`` or ``auto``), then ``auto``: berrykitd when its socket
+exists (``BERRYKIT_SOCKET``, or /run/berrykit/berrykit.sock), else real GPIO in this process where
+this machine has a GPIO chip, else an error that says how to start the daemon or the simulated
+board. ``BERRYKIT_KIT`` names the
 board definition (``classroom`` by default, or a path to a ``.json`` file) and
 ``BERRYKIT_CLOCK=manual`` stops the simulated board's clock until ``berrykit.sim.advance()``.
 """
@@ -16,7 +18,8 @@ import weakref
 from pathlib import Path
 
 from . import _core
-from .exc import BadValue, FallbackWarning
+from ._remote import RemoteKit, socket_path
+from .exc import BadValue, FallbackWarning, Unsupported
 
 _lock = threading.RLock()
 _kit = None
@@ -50,12 +53,20 @@ def use_board(backend=None, *, kit=None, clock=None, sysfs_root=None, dev_root=N
         raise BadValue(f"the clock is {clock!r}: use 'real' or 'manual'")
     with _lock:
         close_board()
-        new_kit = _core.Kit.open(backend=backend, board=kit_name, board_dirs=board_dirs(),
-                                 manual_clock=(clock == "manual"),
-                                 dev_root=dev_root or "/dev", sysfs_root=sysfs_root or "/sys")
-        if backend == "auto" and new_kit.backend_kind == "sim":
-            warnings.warn(f"berrykit: {new_kit.backend_reason}. "
-                          "(Set BERRYKIT_BOARD=sim to hide this message.)", FallbackWarning, stacklevel=3)
+        if backend == "auto" and os.path.exists(socket_path()):
+            new_kit = RemoteKit()
+        elif backend == "auto" and not _core.gpio_chips_present(dev_root or "/dev"):
+            raise Unsupported(
+                "berrykit found no berrykitd (no " + socket_path() + ") and no GPIO pins on this computer. "
+                "On a Raspberry Pi, start the daemon: sudo systemctl start berrykitd. "
+                "To practise without a Pi, use the simulated board: BERRYKIT_BOARD=sim python3 your_script.py")
+        else:
+            new_kit = _core.Kit.open(backend=backend, board=kit_name, board_dirs=board_dirs(),
+                                     manual_clock=(clock == "manual"),
+                                     dev_root=dev_root or "/dev", sysfs_root=sysfs_root or "/sys")
+            if backend == "auto" and new_kit.backend_kind == "sim":
+                warnings.warn(f"berrykit: {new_kit.backend_reason}. "
+                              "(Set BERRYKIT_BOARD=sim to hide this message.)", FallbackWarning, stacklevel=3)
         _kit = new_kit
         _dispatcher = _Dispatcher(new_kit)
         _dispatcher.start()

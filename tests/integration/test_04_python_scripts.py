@@ -1,0 +1,101 @@
+"""Python scripts use the daemon by default: two scripts share one simulated board through it, and
+a third that wants a part already in use is told who has it."""
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+from conftest import Client
+
+PACKAGE = os.environ.get("BERRYKIT_PYTHONPATH", "")
+
+
+def script(daemon, tmp_path, name, body):
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(body))
+    env = dict(os.environ, BERRYKIT_SOCKET=daemon.socket, PYTHONPATH=PACKAGE)
+    env.pop("BERRYKIT_BOARD", None)  # auto: the daemon, since its socket is there
+    return subprocess.Popen([sys.executable, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def test_two_scripts_share_the_board_and_a_third_is_told_who_has_red(daemon, tmp_path):
+    blinker = script(daemon, tmp_path, "blink.py", """
+        import time
+        from berrykit import LED
+        red = LED("red")
+        red.blink(0.05, 0.05)
+        print("blinking", flush=True)
+        time.sleep(30)
+    """)
+    waiter = script(daemon, tmp_path, "wait.py", """
+        from berrykit import Button
+        button = Button("button")
+        print("waiting", flush=True)
+        print("pressed" if button.wait_for_press(timeout=10) else "timeout", flush=True)
+    """)
+    try:
+        assert blinker.stdout.readline().strip() == "blinking", blinker.stderr.read()
+        assert waiter.stdout.readline().strip() == "waiting", waiter.stderr.read()
+
+        teacher = Client(daemon.socket)
+        seen = set()
+        deadline = time.monotonic() + 3
+        while len(seen) < 2 and time.monotonic() < deadline:  # the blink runs in the daemon
+            seen.add(teacher.request("get", part="red")["state"]["value"])
+            time.sleep(0.01)
+        assert seen == {0.0, 1.0}
+
+        third = script(daemon, tmp_path, "third.py", """
+            from berrykit import LED
+            LED("red")
+        """)
+        assert third.wait(10) != 0
+        error = third.stderr.read()
+        assert "PartInUse" in error
+        assert f"the LED 'red' is already used by another program (pid {blinker.pid}, 'blink.py')" in error
+
+        assert teacher.request("sim_press", part="button")["ok"]
+        assert waiter.stdout.readline().strip() == "pressed"
+        assert waiter.wait(10) == 0
+        teacher.close()
+    finally:
+        blinker.kill()
+        waiter.kill()
+        blinker.wait()
+        waiter.wait()
+
+
+def test_with_no_daemon_and_no_gpio_the_error_says_what_to_do(tmp_path):
+    path = tmp_path / "lonely.py"
+    path.write_text("from berrykit import LED\nLED('red')\n")
+    env = dict(os.environ, BERRYKIT_SOCKET=str(tmp_path / "nobody-here.sock"), PYTHONPATH=PACKAGE)
+    env.pop("BERRYKIT_BOARD", None)
+    result = subprocess.run([sys.executable, str(path)], env=env, capture_output=True, text=True, timeout=30)
+    assert result.returncode != 0
+    assert "sudo systemctl start berrykitd" in result.stderr
+    assert "BERRYKIT_BOARD=sim" in result.stderr
+
+
+def test_callbacks_arrive_as_events(daemon, tmp_path):
+    kid = script(daemon, tmp_path, "toggle.py", """
+        from berrykit import LED, Button, pause
+        red = LED("red")
+        button = Button("button")
+        button.when_pressed = red.toggle
+        print("ready", flush=True)
+        pause()
+    """)
+    try:
+        assert kid.stdout.readline().strip() == "ready", kid.stderr.read()
+        teacher = Client(daemon.socket)
+        teacher.request("sim_press", part="button")
+        deadline = time.monotonic() + 5
+        while teacher.request("get", part="red")["state"]["value"] != 1.0:
+            assert time.monotonic() < deadline, "when_pressed never turned red on"
+            time.sleep(0.01)
+        teacher.close()
+    finally:
+        kid.kill()
+        kid.wait()

@@ -200,19 +200,33 @@ void Server::start() {
         }
         ::unlink(path.c_str());
     }
+    // Bound and listening under a temporary name, then renamed into place: a program that sees
+    // the socket can connect at once (and never meets one that is bound but not yet listening).
+    const std::string staging = path.string() + "." + std::to_string(::getpid()) + ".new";
+    sockaddr_un staged = address;
+    std::strncpy(staged.sun_path, staging.c_str(), sizeof staged.sun_path - 1);
+    ::unlink(staging.c_str());
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(listen_fd_, SOMAXCONN) != 0) {
+    if (staging.size() >= sizeof staged.sun_path || listen_fd_ < 0 ||
+        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&staged), sizeof staged) != 0 ||
+        ::listen(listen_fd_, SOMAXCONN) != 0 || ::chmod(staging.c_str(), options_.mode) != 0) {
         const std::string why = std::strerror(errno);
         if (listen_fd_ >= 0) ::close(listen_fd_);
         listen_fd_ = -1;
+        ::unlink(staging.c_str());
         throw Error(ErrorCode::unsupported, "berrykitd cannot listen on " + path.string() + ": " + why);
     }
-    ::chmod(path.c_str(), options_.mode);
     if (!options_.group.empty()) {
         if (const group* g = ::getgrnam(options_.group.c_str())) {
-            [[maybe_unused]] const int r = ::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid);
+            [[maybe_unused]] const int r = ::chown(staging.c_str(), static_cast<uid_t>(-1), g->gr_gid);
         }
+    }
+    if (::rename(staging.c_str(), path.c_str()) != 0) {
+        const std::string why = std::strerror(errno);
+        ::close(listen_fd_);
+        listen_fd_ = -1;
+        ::unlink(staging.c_str());
+        throw Error(ErrorCode::unsupported, "berrykitd cannot put its socket at " + path.string() + ": " + why);
     }
     listen_watch_ = kit_->loop()->watch(listen_fd_, [this] { accept_clients(); });
 

@@ -34,7 +34,7 @@ using namespace berrykit::daemon;
 
 namespace {
 
-ServerOptions server_options(const DaemonConfig& config) {
+ServerOptions server_options(const DaemonConfig& config, const BoardDefinition& board) {
     ServerOptions options;
     options.socket_path = config.socket.path;
     options.group = config.socket.group;
@@ -44,6 +44,9 @@ ServerOptions server_options(const DaemonConfig& config) {
     options.send_queue_bytes = config.clients.send_queue_bytes;
     for (const auto& [part, access] : config.parts) options.part_groups[part] = access.groups;
     options.device_id = config.device_id;
+    for (const SensorSampling& sampling : sensor_sampling(config, board)) {
+        options.sensor_periods[sampling.part] = sampling.period;
+    }
     return options;
 }
 
@@ -100,7 +103,7 @@ int main(int argc, char** argv) {
     }
 
     // 4. The local API.
-    Server server(kit, server_options(config));
+    Server server(kit, server_options(config, kit->board()));
     try {
         server.start();
     } catch (const Error& e) {
@@ -128,7 +131,7 @@ int main(int argc, char** argv) {
                     }
                     config = std::move(fresh);
                     apply_log_level(config);
-                    server.apply(server_options(config));
+                    server.apply(server_options(config, kit->board()));
                     log_info(config.file.empty() ? "config read again (no config file: the defaults)"
                                                  : "config read again from " + config.file);
                 } catch (const Error& e) {

@@ -162,10 +162,21 @@ void Server::start() {
             case PartType::rgb_led: part->device = part->rgb = kit_->open_rgb_led(def.name, {}); break;
             case PartType::button: part->device = part->button = kit_->open_button(def.name, {}); break;
             case PartType::motion_sensor: part->device = part->motion = kit_->open_motion_sensor(def.name, {}); break;
-            case PartType::light_sensor: part->device = part->light = kit_->open_light_sensor(def.name, {}); break;
-            case PartType::distance_sensor:
-                part->device = part->distance = kit_->open_distance_sensor(def.name, {});
+            case PartType::light_sensor: {
+                LightSensor::Options light;
+                if (const auto p = options_.sensor_periods.find(def.name); p != options_.sensor_periods.end()) {
+                    light.period = p->second;
+                }
+                part->device = part->light = kit_->open_light_sensor(def.name, light);
                 break;
+            }
+            case PartType::distance_sensor: {
+                DistanceSensor::Options distance;
+                if (const auto p = options_.sensor_periods.find(def.name); p != options_.sensor_periods.end()) {
+                    distance.period = p->second;
+                }
+                part->device = part->distance = kit_->open_distance_sensor(def.name, distance);
+            } break;
             case PartType::ds18b20: part->device = part->temperature = kit_->open_temperature_sensor(def.name); break;
             case PartType::dht11:
             case PartType::dht22:

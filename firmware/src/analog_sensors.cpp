@@ -14,9 +14,7 @@ namespace {
 
 // A light measurement every 50 ms and a distance every 60 ms (the HC-SR04's datasheet asks for
 // 60 ms between triggers so an old echo is not heard twice).
-constexpr Nanos light_period = std::chrono::milliseconds(50);
 constexpr Nanos light_drain = std::chrono::milliseconds(5);
-constexpr Nanos distance_period = std::chrono::milliseconds(60);
 constexpr Nanos trigger_pulse = std::chrono::microseconds(10);
 // The HC-SR04 holds echo high for about 38 ms when nothing reflects; we give up a bit later.
 constexpr Nanos echo_out_of_range = std::chrono::milliseconds(38);
@@ -117,6 +115,9 @@ LightSensor::LightSensor(std::shared_ptr<Kit> kit, PartBinding binding, Options 
     // Checked before from_seconds, whose own error for NaN would not name the part.
     check_positive(description(), "charge_time_limit", options.charge_time_limit, 1.0);
     limit_ = from_seconds(options.charge_time_limit);
+    // At least drain + the longest charge, so one measurement ends before the next begins.
+    check_positive(description(), "period", options.period, 3600.0);
+    period_ = std::max(from_seconds(options.period), light_drain + limit_);
     validate_threshold(options.threshold);
     std::lock_guard guard(backend().lock());
     pin_ = claim();
@@ -160,7 +161,7 @@ void LightSensor::charged(Nanos time) {
     timer_ = 0;
     const double charge = to_seconds(std::clamp(time - charge_start_, Nanos{0}, limit_));
     add_measurement(1.0 - charge / to_seconds(limit_), time);
-    const Nanos next = std::max(charge_start_ - light_drain + light_period, backend().clock().now());
+    const Nanos next = std::max(charge_start_ - light_drain + period_, backend().clock().now());
     timer_ = backend().scheduler().call_at(next, [this] {
         timer_ = 0;
         start_drain();
@@ -182,6 +183,9 @@ DistanceSensor::DistanceSensor(std::shared_ptr<Kit> kit, PartBinding binding, Op
       max_distance_(options.max_distance) {
     check_positive(description(), "max_distance", options.max_distance, 4.0);
     validate_threshold(options.threshold_distance);
+    // The HC-SR04 wants 60 ms between triggers, so an old echo is not heard twice.
+    check_positive(description(), "period", options.period, 3600.0);
+    period_ = std::max(from_seconds(options.period), std::chrono::duration_cast<Nanos>(std::chrono::milliseconds(60)));
     std::lock_guard guard(backend().lock());
     trigger_ = claim("trigger");
     echo_ = claim("echo");
@@ -240,7 +244,7 @@ void DistanceSensor::finish(std::optional<double> distance, Nanos time) {
     if (timer_) backend().scheduler().cancel(timer_);
     timer_ = 0;
     add_measurement(std::min(distance.value_or(max_distance_), max_distance_), time);
-    const Nanos next = std::max(cycle_start_ + distance_period, backend().clock().now());
+    const Nanos next = std::max(cycle_start_ + period_, backend().clock().now());
     timer_ = backend().scheduler().call_at(next, [this] {
         timer_ = 0;
         trigger();

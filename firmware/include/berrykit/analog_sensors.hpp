@@ -59,6 +59,7 @@ public:
         std::size_t queue_len = 5;
         double charge_time_limit = 0.01;  // seconds; charging slower than this reads as dark (0)
         double threshold = 0.1;           // light_detected when value > threshold
+        double period = 0.05;             // seconds from one measurement to the next (0.02 .. 3600)
     };
     LightSensor(std::shared_ptr<Kit> kit, PartBinding binding, Options options);
     ~LightSensor() override;
@@ -73,6 +74,7 @@ private:
 
     std::unique_ptr<Pin> pin_;
     Nanos limit_;
+    Nanos period_;
     Nanos charge_start_{0};
     bool charging_ = false;
     Scheduler::TimerId timer_ = 0;
@@ -84,6 +86,7 @@ public:
         std::size_t queue_len = 3;
         double max_distance = 1.0;        // metres; readings beyond it read as max_distance
         double threshold_distance = 0.3;  // in_range when distance < threshold_distance
+        double period = 0.06;             // seconds from one trigger to the next (0.06 .. 3600)
     };
     DistanceSensor(std::shared_ptr<Kit> kit, PartBinding binding, Options options);
     ~DistanceSensor() override;
@@ -102,6 +105,7 @@ private:
     std::unique_ptr<Pin> trigger_;
     std::unique_ptr<Pin> echo_;
     double max_distance_;
+    Nanos period_;
     Nanos cycle_start_{0};
     std::optional<Nanos> echo_rise_;
     bool waiting_ = false;

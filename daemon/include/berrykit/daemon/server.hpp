@@ -32,6 +32,8 @@ struct ServerOptions {
     std::size_t send_queue_bytes = 1048576;
     std::map<std::string, std::vector<std::string>> part_groups;  // part → Unix groups allowed
     std::string device_id = "berrykit";
+    // Seconds between measurements of the light and distance sensors (config sensors.<part>.period).
+    std::map<std::string, double> sensor_periods;
 };
 
 // Who is at the other end of a client socket (SO_PEERCRED), and what it calls itself.

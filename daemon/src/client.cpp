@@ -25,11 +25,11 @@ using Clock = std::chrono::steady_clock;
 Error cannot_connect(const std::string& path, int error) {
     if (error == ENOENT || error == ECONNREFUSED || error == ENOTDIR) {
         // ECONNREFUSED: the socket file is there but nobody listens, a daemon that died.
-        const std::string practise = path == default_socket_path ? "berrykitd --backend sim"
-                                                                 : "berrykitd --backend sim --socket " + path;
+        const std::string practise =
+            path == default_socket_path ? "berrykitd --backend sim" : "berrykitd --backend sim --socket " + path;
         return Error(ErrorCode::unsupported, "berrykitd is not running (no " + path +
-                                                 "): start it with `sudo systemctl start berrykitd`, or `" +
-                                                 practise + "` to practise");
+                                                 "): start it with `sudo systemctl start berrykitd`, or `" + practise +
+                                                 "` to practise");
     }
     if (error == EACCES || error == EPERM) {
         return Error(ErrorCode::unsupported,
@@ -37,8 +37,7 @@ Error cannot_connect(const std::string& path, int error) {
                          "): only members of the berrykit group may; ask your teacher to run `sudo adduser " +
                          "$USER berrykit`, then log out and in again");
     }
-    return Error(ErrorCode::unsupported,
-                 "cannot reach berrykitd at " + path + ": " + std::strerror(error));
+    return Error(ErrorCode::unsupported, "cannot reach berrykitd at " + path + ": " + std::strerror(error));
 }
 
 }  // namespace

@@ -129,7 +129,8 @@ std::string describe_lines(const json& lines) {
 
 int status(const Settings& settings) {
     Client daemon(settings.socket);
-    const json hello = call(daemon, settings, "hello", {{"protocol", berrykit::daemon::protocol_version}, {"program", "berrykit"}});
+    const json hello =
+        call(daemon, settings, "hello", {{"protocol", berrykit::daemon::protocol_version}, {"program", "berrykit"}});
     const json parts = call(daemon, settings, "parts")["parts"];
     if (settings.json) {
         json out = hello;
@@ -139,7 +140,8 @@ int status(const Settings& settings) {
     }
     std::vector<std::string> owners;
     for (const json& part : parts) {
-        if (part["owner"].is_object()) owners.push_back(part["name"].get<std::string>() + " by " + describe_owner(part["owner"]));
+        if (part["owner"].is_object())
+            owners.push_back(part["name"].get<std::string>() + " by " + describe_owner(part["owner"]));
     }
     std::cout << "berrykitd is running on " << daemon.socket_path() << " (protocol " << number(hello["protocol"])
               << ")\n"
@@ -222,8 +224,10 @@ json set_value(const json& part, const std::string& text) {
             rgb.push_back(*v);
         }
         if (rgb.size() == 3 && std::count(text.begin(), text.end(), ',') == 2) return rgb;
-        throw BadCommandLine{"an RGB LED is set to red,green,blue, each from 0 to 1 (like 1,0.5,0), or on or off, "
-                             "not '" + text + "'"};
+        throw BadCommandLine{
+            "an RGB LED is set to red,green,blue, each from 0 to 1 (like 1,0.5,0), or on or off, "
+            "not '" +
+            text + "'"};
     }
     // Not an output: the daemon says so in its words (wrong_type).
     if (const auto v = parse_number(text)) return *v;
@@ -365,10 +369,12 @@ int main(int argc, char** argv) {
     std::string value;
     bool once = false;
     auto* set_command = app.add_subcommand(
-        "set", "set an output and hold it until Ctrl+C: `set red on`, `set red 0.5`, `set rgb 1,0,0`, `set buzzer off`");
+        "set",
+        "set an output and hold it until Ctrl+C: `set red on`, `set red 0.5`, `set rgb 1,0,0`, `set buzzer off`");
     set_command->add_option("part", part, "an LED, RGB LED or buzzer")->required();
     set_command->add_option("value", value, "on, off, 1, 0, true, false, a brightness 0-1, or r,g,b")->required();
-    set_command->add_flag("--once", once, "set it and end at once (the part goes back to rest unless the board keeps it)");
+    set_command->add_flag("--once", once,
+                          "set it and end at once (the part goes back to rest unless the board keeps it)");
     auto* get_command = app.add_subcommand("get", "a part's state now: `get button`");
     get_command->add_option("part", part, "a part's name")->required();
     auto* read_command = app.add_subcommand("read", "read a sensor now: `read temperature`");
@@ -386,8 +392,7 @@ int main(int argc, char** argv) {
                 const std::string word = argv[i];
                 if (word == "--socket") ++i;
                 if (word.empty() || word.front() == '-' || word == "--socket") continue;
-                if (app.get_subcommands([&](const CLI::App* command) { return command->get_name() == word; })
-                        .empty()) {
+                if (app.get_subcommands([&](const CLI::App* command) { return command->get_name() == word; }).empty()) {
                     std::cerr << "berrykit has no command '" << word
                               << "': the commands are status, parts, set, get, read and watch (berrykit --help)"
                               << std::endl;

@@ -10,8 +10,8 @@
 #include <chrono>
 #include <cstring>
 #include <functional>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "berrykit/daemon/client.hpp"
@@ -23,12 +23,12 @@
 using berrykit::Error;
 using berrykit::ErrorCode;
 using berrykit::Kit;
-using berrykit::testing::IsError;
 using berrykit::KitOptions;
 using berrykit::daemon::choose_socket_path;
 using berrykit::daemon::Client;
 using berrykit::daemon::Server;
 using berrykit::daemon::ServerOptions;
+using berrykit::testing::IsError;
 using nlohmann::json;
 using namespace std::chrono_literals;
 

@@ -3,7 +3,7 @@
 # `scripts/check-format.sh --fix` rewrites them instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files '*.cpp' '*.hpp' | while read -r f; do [ -f "$f" ] && echo "$f"; done)
+mapfile -t files < <(git ls-files --cached --others --exclude-standard '*.cpp' '*.hpp' | while read -r f; do [ -f "$f" ] && echo "$f"; done)
 if [ "${1:-}" = --fix ]; then
   clang-format -i "${files[@]}"
 else

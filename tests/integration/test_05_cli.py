@@ -5,6 +5,8 @@ import signal
 import subprocess
 import time
 
+from conftest import Client
+
 BERRYKIT = os.environ.get("BERRYKIT_CLI", "berrykit")
 
 
@@ -125,8 +127,23 @@ def test_set_once_sets_and_lets_go(daemon):
     assert "must be between 0 and 1, got 2" in too_bright.stderr
 
 
+def test_watch_shows_a_press(daemon):
+    watcher = start(daemon, "watch", "button")
+    try:
+        assert "press Ctrl+C to stop" in wait_for_line(watcher.stderr)
+        teacher = Client(daemon.socket)
+        assert teacher.request("sim_press", part="button")["ok"]
+        line = wait_for_line(watcher.stdout)
+        assert "button" in line and "pressed" in line
+        teacher.close()
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(10) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+
+
 def test_watch_starts_and_stops_cleanly_on_sigterm(daemon):
-    # The simulated board's button cannot be pressed through the protocol, so this checks that
     # watch subscribes, waits, and ends with 0 on SIGTERM and on Ctrl+C.
     for sig in (signal.SIGTERM, signal.SIGINT):
         watcher = start(daemon, "watch", "button")

@@ -46,6 +46,7 @@ ServerOptions server_options(const DaemonConfig& config, const BoardDefinition& 
     options.device_id = config.device_id;
     for (const SensorSampling& sampling : sensor_sampling(config, board)) {
         options.sensor_periods[sampling.part] = sampling.period;
+        if (sampling.enabled) options.sampled.insert(sampling.part);
     }
     return options;
 }

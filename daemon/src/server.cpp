@@ -244,10 +244,73 @@ void Server::start() {
     events_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     kit_->events().set_notify_fd(events_fd_);
     events_watch_ = kit_->loop()->watch(events_fd_, [this] { deliver_events(); });
+    start_sampling();
+}
+
+void Server::start_sampling() {
+    sampler_ = std::make_unique<Sampler>(kit_, [this](const Reading& reading) {
+        json message{{"event", "reading"}, {"part", reading.part}};
+        message.update(reading.fields);
+        message["time"] = to_seconds(reading.time);
+        message["ts"] = utc_iso(reading.time);
+        send_to_subscribers(reading.part, message);
+    });
+    for (const std::string& name : options_.sampled) {
+        const auto it = parts_.find(name);
+        const auto period = options_.sensor_periods.find(name);
+        if (it == parts_.end() || period == options_.sensor_periods.end()) continue;
+        Part* part = it->second.get();
+        if (part->temperature) {
+            sampler_->add(
+                name, period->second,
+                [part] {
+                    return json{{"value", part->temperature->temperature()}, {"unit", "°C"}};
+                },
+                true);
+        } else if (part->climate) {
+            sampler_->add(
+                name, period->second,
+                [part] {
+                    const ClimateReading r = part->climate->read();
+                    return json{{"temperature", r.temperature_c}, {"humidity", r.humidity_percent}};
+                },
+                true);
+        } else if (part->light) {
+            sampler_->add(
+                name, period->second,
+                [part] {
+                    return json{{"value", part->light->latest() ? json(*part->light->latest()) : json(nullptr)}};
+                },
+                false);
+        } else if (part->distance) {
+            sampler_->add(
+                name, period->second,
+                [part] {
+                    return json{{"value", part->distance->latest() ? json(*part->distance->latest()) : json(nullptr)},
+                                {"unit", "m"}};
+                },
+                false);
+        }
+    }
+}
+
+void Server::send_to_subscribers(const std::string& part, const json& message) {
+    std::vector<int> to;
+    for (const auto& [fd, client] : clients_) {
+        if (client->subscribed && (client->subscriptions.empty() || client->subscriptions.count(part)))
+            to.push_back(fd);
+    }
+    for (const int fd : to) {
+        if (const auto c = clients_.find(fd); c != clients_.end()) send(*c->second, message);
+    }
 }
 
 void Server::stop() {
+    // First, and without the board lock: a sampling thread may be in the middle of a read that
+    // takes the lock.
+    if (sampler_) sampler_->stop();
     std::lock_guard guard(kit_->backend().lock());
+    sampler_.reset();
     while (!clients_.empty()) disconnect(clients_.begin()->first, "the daemon is stopping");
     if (listen_fd_ >= 0) {
         kit_->loop()->unwatch(listen_watch_);
@@ -631,7 +694,7 @@ json Server::handle_request(Client& client, const json& request) {
         client.subscriptions.clear();
         return json::object();
     }
-    if (op == "sim_press" || op == "sim_release" || op == "sim_set_sensor") {
+    if (op == "sim_press" || op == "sim_release" || op == "sim_set_sensor" || op == "sim_set_sensor_fault") {
         // The simulated board's outside world, for teachers and tests: a press, a sensor value.
         if (!kit_->sim()) {
             refuse("unsupported", op + " only works when berrykitd runs the simulated board (--backend sim)");
@@ -641,6 +704,10 @@ json Server::handle_request(Client& client, const json& request) {
             kit_->press(name);
         } else if (op == "sim_release") {
             kit_->release(name);
+        } else if (op == "sim_set_sensor_fault") {
+            const json& faulty = field(request, "faulty");
+            if (!faulty.is_boolean()) refuse("bad_request", "\"faulty\" must be true or false");
+            kit_->set_sensor_fault(name, faulty.get<bool>());
         } else {
             const auto quantity = request.find("quantity");
             if (quantity != request.end() && !quantity->is_string()) {
@@ -652,9 +719,10 @@ json Server::handle_request(Client& client, const json& request) {
         }
         return json::object();
     }
-    refuse("unknown_op", "there is no \"" + op.substr(0, 40) +
-                             "\" request; the requests are hello, parts, claim, release, set, get, blink, pulse, "
-                             "read, subscribe, unsubscribe, sim_press, sim_release and sim_set_sensor");
+    refuse("unknown_op",
+           "there is no \"" + op.substr(0, 40) +
+               "\" request; the requests are hello, parts, claim, release, set, get, blink, pulse, "
+               "read, subscribe, unsubscribe, sim_press, sim_release, sim_set_sensor and sim_set_sensor_fault");
 }
 
 void Server::deliver_events() {
@@ -668,15 +736,7 @@ void Server::deliver_events() {
                            {"part", name},
                            {"time", to_seconds(event->time)},
                            {"ts", utc_iso(event->time)}};
-        std::vector<int> to;
-        for (const auto& [fd, client] : clients_) {
-            if (client->subscribed && (client->subscriptions.empty() || client->subscriptions.count(name))) {
-                to.push_back(fd);
-            }
-        }
-        for (const int fd : to) {
-            if (const auto c = clients_.find(fd); c != clients_.end()) send(*c->second, message);
-        }
+        send_to_subscribers(name, message);
     }
 }
 

@@ -7,6 +7,7 @@
 // daemon/PROTOCOL.md.
 #pragma once
 
+#include "berrykit/daemon/sampler.hpp"
 #include "berrykit/kit.hpp"
 
 #include <sys/types.h>
@@ -34,6 +35,8 @@ struct ServerOptions {
     std::string device_id = "berrykit";
     // Seconds between measurements of the light and distance sensors (config sensors.<part>.period).
     std::map<std::string, double> sensor_periods;
+    // The sensors whose readings go to subscribers as "reading" events, at those periods.
+    std::set<std::string> sampled;
 };
 
 // Who is at the other end of a client socket (SO_PEERCRED), and what it calls itself.
@@ -91,6 +94,9 @@ private:
     std::map<int, std::unique_ptr<Client>> clients_;
     std::map<std::string, std::unique_ptr<Part>> parts_;
     std::map<std::uint64_t, Part*> parts_by_device_;
+    std::unique_ptr<Sampler> sampler_;
+    void start_sampling();
+    void send_to_subscribers(const std::string& part, const nlohmann::json& message);
 };
 
 }  // namespace berrykit::daemon

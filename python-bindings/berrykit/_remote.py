@@ -53,6 +53,7 @@ class RemoteKit:
         self._reader.start()
         hello = self.request("hello", protocol=1, program=os.path.basename(sys.argv[0] or "python3") or "python3")
         self.backend_kind = "daemon"
+        self.simulated = hello["backend"] == "sim"  # berrykit.sim's presses and sensors work through it
         self.backend_reason = f"berrykitd on {self.path} ({hello['backend']})"
         self.board_name = hello["board"]
         self.board_file = ""
@@ -133,6 +134,42 @@ class RemoteKit:
             pass
         self._sock.close()
         self._reader.join(5)
+
+    # ---- the simulated board, through the daemon (berrykit.sim) --------------------------------
+    def press(self, part):
+        self.request("sim_press", part=part)
+
+    def release(self, part):
+        self.request("sim_release", part=part)
+
+    def set_sensor(self, part, quantity, value):
+        fields = {"quantity": quantity} if quantity else {}
+        self.request("sim_set_sensor", part=part, value=value, **fields)
+
+    def set_sensor_fault(self, part, faulty):
+        self.request("sim_set_sensor_fault", part=part, faulty=faulty)
+
+    def _only_in_process(self, what):
+        raise Unsupported(f"{what} works only when the script runs the simulated board itself "
+                          "(BERRYKIT_BOARD=sim), not through berrykitd")
+
+    def hold(self, part, seconds, after=0.0):
+        self._only_in_process("sim.hold()")
+
+    def trigger_motion(self, part, seconds):
+        self._only_in_process("sim.trigger_motion()")
+
+    def set_sensor_curve(self, part, quantity, points, repeat=False):
+        self._only_in_process("a sensor curve")
+
+    def history(self, ref, role=""):
+        self._only_in_process("sim.history()")
+
+    def clear_history(self, ref, role=""):
+        self._only_in_process("sim.clear_history()")
+
+    def advance(self, seconds):
+        self._only_in_process("sim.advance()")
 
     # ---- parts -------------------------------------------------------------------------------
     def _part(self, ref, types, kind):

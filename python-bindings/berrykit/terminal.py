@@ -36,16 +36,22 @@ class BoardView:
     def render(self):
         k = _kit.kit()
         parts = []
+        remote = not hasattr(k, "line_level")  # through berrykitd: the daemon reports each part's state
         for part in k.parts():
             name, kind, lines = part["name"], part["type"], part["lines"]
+            state = part.get("state", {})
             try:
                 if kind == "led":
-                    level = k.line_level(lines["line"])
-                    if not part["active_high"]:
-                        level = 1 - level
+                    if remote:
+                        level = float(state.get("value") or 0)
+                    else:
+                        level = k.line_level(lines["line"])
+                        if not part["active_high"]:
+                            level = 1 - level
                     parts.append(f"{name} {_dot(level, _COLORS.get(name, (255, 255, 255)), self.tty)}")
                 elif kind == "rgb_led":
-                    rgb = [k.line_level(lines[c]) for c in ("red", "green", "blue")]
+                    rgb = list(state.get("value") or [0, 0, 0]) if remote else \
+                        [k.line_level(lines[c]) for c in ("red", "green", "blue")]
                     if self.tty:
                         r, g, b = (int(255 * c) for c in rgb)
                         dot = f"\x1b[38;2;{r};{g};{b}m●\x1b[0m" if any(rgb) else "\x1b[2m○\x1b[0m"
@@ -53,11 +59,15 @@ class BoardView:
                         dot = "(%.2f,%.2f,%.2f)" % tuple(rgb)
                     parts.append(f"{name} {dot}")
                 elif kind == "buzzer":
-                    parts.append(f"{name} {'BZZ' if k.line_level(lines['line']) >= 0.5 else '...'}")
+                    on = (state.get("value") or 0) >= 0.5 if remote else k.line_level(lines["line"]) >= 0.5
+                    parts.append(f"{name} {'BZZ' if on else '...'}")
                 elif kind in ("button", "motion_sensor"):
-                    # Pressed means the outside world drives the line to the part's active level.
-                    driven = k.line_driven(lines["line"])
-                    active = driven is not None and driven == (part["pull"] != "up")
+                    if remote:
+                        active = bool(state.get("pressed", state.get("motion", False)))
+                    else:
+                        # Pressed means the outside world drives the line to the part's active level.
+                        driven = k.line_driven(lines["line"])
+                        active = driven is not None and driven == (part["pull"] != "up")
                     shown = ("[X]", "[ ]") if kind == "button" else ("(!)", "( )")
                     parts.append(f"{name} {shown[0] if active else shown[1]}")
             except Exception:  # a line not claimed yet reads as it rests; never break the view

@@ -17,4 +17,4 @@ def test_demo_runs_and_shows_the_lights_changing():
     # piped, the view prints a line per change: green goes on, then amber
     assert "green ON" in out and "amber ON" in out
     assert "[button] someone wants to cross!" in out  # the simulated press at 3 s reached the callback
-    assert "done: the red light changed" in out
+    assert "done: the traffic lights changed" in out

@@ -68,7 +68,8 @@ class RemoteKit:
                 with self._cond:
                     if "event" in message:
                         for device in self._listeners.get(message["part"], ()):
-                            device._seen(message["event"], message["time"])
+                            if device._seen(message["event"], message["time"]) is False:
+                                continue
                             self._events.append((device.id, message["event"], message["time"]))
                             self._pushed += 1
                     else:
@@ -78,6 +79,13 @@ class RemoteKit:
             pass
         with self._cond:
             self._closed = True
+            self._cond.notify_all()
+
+    def _post(self, device_id, kind):
+        """An event made here (a button held for the script's hold_time), for the callbacks."""
+        with self._cond:
+            self._events.append((device_id, kind, time.monotonic()))
+            self._pushed += 1
             self._cond.notify_all()
 
     def request(self, op, **fields):
@@ -214,11 +222,21 @@ class RemoteKit:
     def open_rgb_led(self, ref, active_high=None, initial_value=(0, 0, 0), pwm=True):
         return self._open(RemoteRgb, ref, ("rgb_led",), "RGB LED", initial=initial_value)
 
-    def open_rgb_led_pins(self, red, green, blue, **options):
-        raise Unsupported("with berrykitd, open an RGB LED by its name in the kit, like RGBLED(\"rgb\")")
+    def _part_on_lines(self, lines, kind):
+        wanted = {role: f"GPIO{pin}" for role, pin in lines.items()}
+        for part in self._parts.values():
+            if part["lines"] == wanted:
+                return part["name"]
+        pins = ", ".join(f"{role}={pin}" for role, pin in lines.items())
+        raise PartNotFound(f"berrykitd has no {kind} on {pins}: use its name in the kit")
+
+    def open_rgb_led_pins(self, red, green, blue, active_high=None, initial_value=(0, 0, 0), pwm=True):
+        name = self._part_on_lines({"red": red, "green": green, "blue": blue}, "RGB LED")
+        return self.open_rgb_led(name, initial_value=initial_value)
 
     def open_button(self, ref, pull_up=None, active_high=None, bounce_time=None, hold_time=None, hold_repeat=False):
-        return self._open(RemoteInput, ref, ("button",), "button", state_key="pressed")
+        return self._open(RemoteInput, ref, ("button",), "button", state_key="pressed",
+                          hold_time=1.0 if hold_time is None else hold_time, hold_repeat=hold_repeat)
 
     def open_motion_sensor(self, ref, pull_up=None, active_high=None, bounce_time=None):
         return self._open(RemoteInput, ref, ("motion_sensor",), "motion sensor", state_key="motion")
@@ -231,9 +249,9 @@ class RemoteKit:
         return self._open(RemoteSmoothed, ref, ("distance_sensor",), "distance sensor",
                           threshold=threshold_distance, above=False, max_distance=max_distance)
 
-    def open_distance_sensor_pins(self, echo, trigger, **options):
-        raise Unsupported("with berrykitd, open a distance sensor by its name in the kit, like "
-                          "DistanceSensor(\"distance\")")
+    def open_distance_sensor_pins(self, echo, trigger, queue_len=3, max_distance=1.0, threshold_distance=0.3):
+        name = self._part_on_lines({"echo": echo, "trigger": trigger}, "distance sensor")
+        return self.open_distance_sensor(name, queue_len, max_distance, threshold_distance)
 
     def open_temperature_sensor(self, ref):
         return self._open(RemoteSensor, ref, ("ds18b20",), "temperature sensor")
@@ -392,25 +410,49 @@ class RemoteInput(RemoteDevice):
 
     listens = True
 
-    def __init__(self, kit, device_id, part, kind, state_key="pressed"):
+    def __init__(self, kit, device_id, part, kind, state_key="pressed", hold_time=1.0, hold_repeat=False):
         super().__init__(kit, device_id, part, kind)
         self._key = state_key
         self._cond = threading.Condition()
         self._active = bool(self._state()[state_key])
         self._since = time.monotonic() if self._active else None
         self._held = False
-        self.hold_time = 1.0
-        self.hold_repeat = False
+        self._press = 0  # counts presses, so a hold timer knows whether its press is still on
+        if not isinstance(hold_time, (int, float)) or not 0 < hold_time <= 60:
+            from .exc import BadValue
+            raise BadValue(f"hold_time for {self.description} must be more than 0 and at most 60 seconds, "
+                           f"got {hold_time}")
+        self.hold_time = float(hold_time)
+        self.hold_repeat = bool(hold_repeat)
 
-    def _seen(self, kind, when):  # on the reader thread
+    def _seen(self, kind, when):  # on the reader thread, with the kit's lock held
         with self._cond:
             if kind in ("pressed", "motion"):
                 self._active, self._since, self._held = True, time.monotonic(), False
+                self._press += 1
+                if self._key == "pressed":
+                    self._hold_later(self._press)
             elif kind in ("released", "no_motion"):
                 self._active, self._since, self._held = False, None, False
-            elif kind == "held":
-                self._held = True
             self._cond.notify_all()
+        # The daemon's own "held" (at the board's hold time) is not used: this button's
+        # hold_time is the script's, timed here.
+        return kind != "held"
+
+    def _hold_later(self, press):
+        timer = threading.Timer(self.hold_time, self._held_now, args=(press,))
+        timer.daemon = True
+        timer.start()
+
+    def _held_now(self, press):
+        with self._cond:
+            if self.closed or not self._active or self._press != press:
+                return
+            self._held = True
+            self._cond.notify_all()
+        self._kit._post(self.id, "held")
+        if self.hold_repeat:
+            self._hold_later(press)
 
     @property
     def is_active(self):

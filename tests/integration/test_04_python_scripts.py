@@ -99,3 +99,38 @@ def test_callbacks_arrive_as_events(daemon, tmp_path):
     finally:
         kid.kill()
         kid.wait()
+
+
+def test_same_api_through_the_daemon_pins_and_hold_time(daemon, tmp_path):
+    kid = script(daemon, tmp_path, "kit.py", """
+        import time
+        from berrykit import RGBLED, Button, DistanceSensor
+        rgb = RGBLED(5, 6, 13)            # by pins, as in gpiozero: the kit's RGB LED
+        rgb.color = (1, 0, 0.5)
+        print("rgb", rgb.color, flush=True)
+        d = DistanceSensor(echo=24, trigger=23)
+        print("distance", d.lines if hasattr(d, "lines") else "ok", flush=True)
+        held = []
+        button = Button("button", hold_time=0.3)
+        button.when_held = lambda: held.append(time.monotonic())
+        print("ready", flush=True)
+        button.wait_for_press(timeout=10)
+        t0 = time.monotonic()
+        time.sleep(1.0)
+        print("held", len(held), round(held[0] - t0, 1) if held else None, flush=True)
+    """)
+    try:
+        assert kid.stdout.readline().strip() == "rgb (1.0, 0.0, 0.5)", kid.stderr.read()
+        assert kid.stdout.readline().startswith("distance")
+        assert kid.stdout.readline().strip() == "ready"
+        teacher = Client(daemon.socket)
+        assert teacher.request("get", part="rgb")["state"]["value"] == [1.0, 0.0, 0.5]
+        teacher.request("sim_press", part="button")
+        line = kid.stdout.readline().split()
+        assert line[:2] == ["held", "1"], line      # once, at the script's 0.3 s, not the board's 1 s
+        assert 0.1 <= float(line[2]) <= 0.6, line
+        assert kid.wait(10) == 0
+        teacher.close()
+    finally:
+        kid.kill()
+        kid.wait()

@@ -56,3 +56,28 @@ def test_ready_reloading_and_stopping_reach_notify_socket(tmp_path):
             daemon.kill()
             daemon.wait()
         notify.close()
+
+
+def test_the_watchdog_is_pinged_from_the_event_loop(tmp_path):
+    notify_path = str(tmp_path / "notify")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(5)
+    sock = str(tmp_path / "berrykit.sock")
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path, WATCHDOG_USEC="200000")  # WatchdogSec=0.2
+    env.pop("WATCHDOG_PID", None)
+    daemon = subprocess.Popen([BERRYKITD, "--backend", "sim", "--socket", sock], env=env,
+                              stderr=subprocess.DEVNULL)
+    try:
+        pings = []
+        t0 = time.monotonic()
+        while len(pings) < 5:
+            message = notify.recv(4096).decode()
+            if "WATCHDOG=1" in message:
+                pings.append(time.monotonic() - t0)
+        # every half interval (0.1 s): five pings take about half a second
+        assert 0.3 < pings[-1] < 2.0, pings
+    finally:
+        daemon.terminate()
+        daemon.wait(10)
+        notify.close()

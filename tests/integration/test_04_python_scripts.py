@@ -134,3 +134,22 @@ def test_same_api_through_the_daemon_pins_and_hold_time(daemon, tmp_path):
     finally:
         kid.kill()
         kid.wait()
+
+
+def test_a_blink_in_the_foreground_waits_for_the_daemons_blink(daemon, tmp_path):
+    kid = script(daemon, tmp_path, "blink_twice.py", """
+        import time
+        from berrykit import LED
+        red = LED("red")
+        t0 = time.monotonic()
+        red.blink(0.2, 0.2, n=2, background=False)
+        print("took", round(time.monotonic() - t0, 1), "lit", red.is_lit, flush=True)
+    """)
+    try:
+        out, err = kid.communicate(timeout=20)
+        took, lit = out.split()[1], out.split()[3]
+        assert 0.7 <= float(took) <= 1.5, out + err   # two blinks of 0.4 s, run by the daemon
+        assert lit == "False"                         # and it ends off
+    finally:
+        kid.kill()
+        kid.wait()

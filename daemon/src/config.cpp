@@ -409,23 +409,7 @@ Json parse_json(std::string_view text, const Place& top) {
     try {
         return Json::parse(text.begin(), text.end(), on_event);
     } catch (const Json::parse_error& e) {
-        // nlohmann says "[json.exception.parse_error.101] parse error at line 3, column 5: syntax
-        // error while parsing object - unexpected '}'; expected string literal". Keep where and what.
-        std::string detail = e.what();
-        std::string where;
-        if (const auto at = detail.find("at line "); at != std::string::npos) {
-            const auto colon = detail.find(':', at);
-            where = " at " + detail.substr(at + 3, colon - at - 3);
-            detail = colon == std::string::npos ? std::string() : detail.substr(colon + 1);
-        }
-        if (const auto dash = detail.find(" - "); dash != std::string::npos) detail = detail.substr(dash + 3);
-        while (!detail.empty() && detail.front() == ' ') detail.erase(0, 1);
-        // The most common mistake: a comma after the last item, which JSON does not allow.
-        const bool closes_early =
-            detail.rfind("unexpected '}'; expected string literal", 0) == 0 || detail.rfind("unexpected ']'", 0) == 0;
-        top.fail("this is not valid JSON" + where + " (" + detail + "). " +
-                 (closes_early ? "Is there a comma after the last item just before it? Take it out"
-                               : "Look there for a missing or extra comma, quote or bracket"));
+        top.fail(explain_json_parse_error(e.what()));
     }
 }
 

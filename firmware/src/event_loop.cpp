@@ -38,7 +38,7 @@ EventLoop::~EventLoop() {
 EventLoop::WatchId EventLoop::watch(int fd, std::function<void()> on_readable) {
     std::lock_guard guard(lock_);
     const WatchId id = next_watch_++;
-    watches_.push_back(Watch{id, fd, std::move(on_readable)});
+    watches_.push_back(Watch{id, fd, std::move(on_readable), nullptr});
     wake();
     return id;
 }

@@ -53,3 +53,18 @@ TEST_CASE("an error is a std::runtime_error, so plain handlers catch it") {
     CHECK(copy.code() == ErrorCode::sensor);
     CHECK(std::string(copy.what()) == original.what());
 }
+
+TEST_CASE("a JSON parse error is told with its place and a hint about the usual mistake") {
+    const std::string trailing_comma = berrykit::explain_json_parse_error(
+        "[json.exception.parse_error.101] parse error at line 3, column 5: syntax error while parsing object - "
+        "unexpected '}'; expected string literal");
+    CHECK(trailing_comma ==
+          "this is not valid JSON at line 3, column 5 (unexpected '}'; expected string literal). Is there a comma "
+          "after the last item just before it? Take it out");
+    const std::string other = berrykit::explain_json_parse_error(
+        "[json.exception.parse_error.101] parse error at line 1, column 2: syntax error while parsing value - "
+        "invalid literal; last read: 'x'");
+    CHECK(other ==
+          "this is not valid JSON at line 1, column 2 (invalid literal; last read: 'x'). Look there for a missing or "
+          "extra comma, quote or bracket");
+}

@@ -29,6 +29,12 @@ const char* to_string(ErrorCode code) noexcept;
 // A number as a message shows it: "2", "0.25", "-1" (not std::to_string's "2.000000").
 std::string to_text(double value);
 
+// Turns nlohmann/json's parse error ("[json.exception.parse_error.101] parse error at line 3,
+// column 5: syntax error while parsing object - unexpected '}'; expected string literal") into
+// words for a kid: "this is not valid JSON at line 3, column 5 (unexpected '}'; …). Is there a
+// comma after the last item just before it? Take it out". Board files and berrykitd's config use it.
+std::string explain_json_parse_error(const std::string& nlohmann_message);
+
 class Error : public std::runtime_error {
 public:
     Error(ErrorCode code, const std::string& message);

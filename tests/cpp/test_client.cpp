@@ -18,6 +18,7 @@
 #include "berrykit/daemon/server.hpp"
 #include "berrykit/error.hpp"
 #include "error_matchers.hpp"
+#include "sim_daemon.hpp"
 #include "temp_dir.hpp"
 
 using berrykit::Error;
@@ -30,33 +31,10 @@ using berrykit::daemon::Server;
 using berrykit::daemon::ServerOptions;
 using berrykit::testing::IsError;
 using nlohmann::json;
+using Daemon = berrykit::testing::SimDaemon;
 using namespace std::chrono_literals;
 
 namespace {
-
-struct Daemon {
-    berrykit::test::TempDir dir;
-    std::shared_ptr<Kit> kit;
-    std::unique_ptr<Server> server;
-    std::string socket;
-
-    Daemon() {
-        KitOptions kit_options;
-        kit_options.backend = "sim";
-        kit_options.board_dirs = {BERRYKIT_SOURCE_DIR "/firmware/boards"};
-        kit = Kit::open(kit_options);
-        socket = (dir.path() / "berrykit.sock").string();
-        ServerOptions options;
-        options.socket_path = socket;
-        options.group.clear();
-        server = std::make_unique<Server>(kit, options);
-        server->start();
-    }
-    ~Daemon() {
-        server->stop();
-        kit->close();
-    }
-};
 
 // Sets an environment variable for one test, and puts it back.
 class ScopedEnv {

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "berrykit/daemon/server.hpp"
+#include "sim_daemon.hpp"
 #include "temp_dir.hpp"
 
 using berrykit::Kit;
@@ -17,31 +18,9 @@ using berrykit::KitOptions;
 using berrykit::daemon::Server;
 using berrykit::daemon::ServerOptions;
 using nlohmann::json;
+using Daemon = berrykit::testing::SimDaemon;
 
 namespace {
-
-struct Daemon {
-    berrykit::test::TempDir dir;
-    std::shared_ptr<Kit> kit;
-    std::unique_ptr<Server> server;
-    std::string socket;
-
-    explicit Daemon(ServerOptions options = {}) {
-        KitOptions kit_options;
-        kit_options.backend = "sim";
-        kit_options.board_dirs = {BERRYKIT_SOURCE_DIR "/firmware/boards"};
-        kit = Kit::open(kit_options);
-        socket = (dir.path() / "berrykit.sock").string();
-        options.socket_path = socket;
-        options.group.clear();
-        server = std::make_unique<Server>(kit, options);
-        server->start();
-    }
-    ~Daemon() {
-        server->stop();
-        kit->close();
-    }
-};
 
 // A client as scripts are: one JSON object per line each way.
 class Client {

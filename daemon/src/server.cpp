@@ -213,13 +213,15 @@ void Server::start() {
     }
     // Bound and listening under a temporary name, then renamed into place: a program that sees
     // the socket can connect at once (and never meets one that is bound but not yet listening).
-    const std::string staging = path.string() + "." + std::to_string(::getpid()) + ".new";
+    // The temporary name is short, in the same folder; a path so long that even it does not fit
+    // is bound in place (a client may then, for a moment, find it not yet listening and retry).
+    std::string staging = (path.parent_path() / ("." + std::to_string(::getpid()) + ".sock")).string();
+    if (staging.size() >= sizeof address.sun_path) staging = path.string();
     sockaddr_un staged = address;
     std::strncpy(staged.sun_path, staging.c_str(), sizeof staged.sun_path - 1);
     ::unlink(staging.c_str());
     listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (staging.size() >= sizeof staged.sun_path || listen_fd_ < 0 ||
-        ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&staged), sizeof staged) != 0 ||
+    if (listen_fd_ < 0 || ::bind(listen_fd_, reinterpret_cast<sockaddr*>(&staged), sizeof staged) != 0 ||
         ::listen(listen_fd_, SOMAXCONN) != 0 || ::chmod(staging.c_str(), options_.mode) != 0) {
         const std::string why = std::strerror(errno);
         if (listen_fd_ >= 0) ::close(listen_fd_);
@@ -232,7 +234,7 @@ void Server::start() {
             [[maybe_unused]] const int r = ::chown(staging.c_str(), static_cast<uid_t>(-1), g->gr_gid);
         }
     }
-    if (::rename(staging.c_str(), path.c_str()) != 0) {
+    if (staging != path.string() && ::rename(staging.c_str(), path.c_str()) != 0) {
         const std::string why = std::strerror(errno);
         ::close(listen_fd_);
         listen_fd_ = -1;
@@ -462,7 +464,10 @@ void Server::release_claims(Client& client) {
 }
 
 void Server::rest(Part& part) {
-    if (part.led) part.led->off();
+    if (part.led) {
+        part.led->off();
+        part.led->set_frequency(100);  // the next program starts from the default, as in-process
+    }
     if (part.buzzer) part.buzzer->off();
     if (part.rgb) part.rgb->off();
 }
@@ -548,7 +553,10 @@ bool Server::allowed(const Client& client, const Part& part) const {
 
 json Server::part_state(const Part& part) const {
     json state = json::object();
-    if (part.led) state["value"] = part.led->value();
+    if (part.led) {
+        state["value"] = part.led->value();
+        state["frequency"] = part.led->frequency();
+    }
     if (part.buzzer) state["value"] = part.buzzer->is_active() ? 1 : 0;
     if (part.rgb) {
         const Color c = part.rgb->color();
@@ -639,6 +647,19 @@ json Server::handle_request(Client& client, const json& request) {
             refuse("wrong_type", "'" + part.def.name + "' is " + to_friendly(part.def.type) +
                                      ": only LEDs, RGB LEDs and buzzers can be set");
         }
+        return json{{"state", part_state(part)}};
+    }
+    if (op == "frequency") {
+        Part& part = part_for(client, request, true);
+        const json& value = field(request, "value");
+        if (!part.led) {
+            refuse("wrong_type",
+                   "'" + part.def.name + "' is " + to_friendly(part.def.type) + ": only an LED has a PWM frequency");
+        }
+        if (!value.is_number()) {
+            refuse("bad_request", "\"value\" is the PWM frequency in Hz, got " + describe_json(value));
+        }
+        part.led->set_frequency(value.get<double>());
         return json{{"state", part_state(part)}};
     }
     if (op == "get") {

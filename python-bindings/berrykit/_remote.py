@@ -217,7 +217,7 @@ class RemoteKit:
         return self._open(RemoteDigital, ref, ("buzzer",), "buzzer", initial=1.0 if initial_value else 0.0)
 
     def open_pwm_led(self, ref, active_high=None, initial_value=0.0, frequency=100.0):
-        return self._open(RemoteOutput, ref, ("led",), "LED", initial=initial_value)
+        return self._open(RemoteOutput, ref, ("led",), "LED", initial=initial_value, frequency=frequency)
 
     def open_rgb_led(self, ref, active_high=None, initial_value=(0, 0, 0), pwm=True):
         return self._open(RemoteRgb, ref, ("rgb_led",), "RGB LED", initial=initial_value)
@@ -298,13 +298,23 @@ class RemoteDevice:
 class RemoteOutput(RemoteDevice):
     """An LED (dimmable) or a buzzer, driven by berrykitd."""
 
-    def __init__(self, kit, device_id, part, kind, initial=0.0):
+    def __init__(self, kit, device_id, part, kind, initial=0.0, frequency=100.0):
         super().__init__(kit, device_id, part, kind)
         self._animation_end = 0.0
-        self.frequency = 100.0
         self.active_high = part.get("active_high", True)
+        if frequency != 100.0:
+            self.frequency = frequency
         if initial:
             self.value = initial
+
+    @property
+    def frequency(self):
+        """The PWM frequency in Hz, kept by berrykitd (100 until changed)."""
+        return float(self._state().get("frequency", 100.0))
+
+    @frequency.setter
+    def frequency(self, hz):
+        self._request("frequency", value=hz)
 
     @property
     def value(self):

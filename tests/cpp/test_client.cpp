@@ -18,6 +18,7 @@
 #include "berrykit/daemon/server.hpp"
 #include "berrykit/error.hpp"
 #include "error_matchers.hpp"
+#include "scoped_env.hpp"
 #include "sim_daemon.hpp"
 #include "temp_dir.hpp"
 
@@ -32,33 +33,10 @@ using berrykit::daemon::ServerOptions;
 using berrykit::testing::IsError;
 using nlohmann::json;
 using Daemon = berrykit::testing::SimDaemon;
+using berrykit::test::ScopedEnv;
 using namespace std::chrono_literals;
 
 namespace {
-
-// Sets an environment variable for one test, and puts it back.
-class ScopedEnv {
-public:
-    ScopedEnv(const char* name, const char* value) : name_(name) {
-        if (const char* old = ::getenv(name)) old_ = old;
-        if (value) {
-            ::setenv(name, value, 1);
-        } else {
-            ::unsetenv(name);
-        }
-    }
-    ~ScopedEnv() {
-        if (old_) {
-            ::setenv(name_, old_->c_str(), 1);
-        } else {
-            ::unsetenv(name_);
-        }
-    }
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
 
 std::string message_of(const std::function<void()>& action) {
     try {
@@ -73,7 +51,7 @@ std::string message_of(const std::function<void()>& action) {
 
 TEST_CASE("the socket comes from the argument, then BERRYKIT_SOCKET, then the default") {
     {
-        ScopedEnv env("BERRYKIT_SOCKET", nullptr);
+        ScopedEnv env("BERRYKIT_SOCKET", std::nullopt);
         CHECK(choose_socket_path() == "/run/berrykit/berrykit.sock");
         CHECK(choose_socket_path("/tmp/given.sock") == "/tmp/given.sock");
     }

@@ -2,6 +2,7 @@
 // temporary folder, and an abstract name. The environment variables systemd sets are set here with
 // setenv and put back as they were after each test.
 #include "berrykit/daemon/sd_notify.hpp"
+#include "scoped_env.hpp"
 #include "temp_dir.hpp"
 
 #include <catch2/catch.hpp>
@@ -23,6 +24,7 @@
 
 using berrykit::daemon::NotifyResult;
 using berrykit::daemon::SystemdNotifier;
+using berrykit::test::ScopedEnv;
 using berrykit::test::TempDir;
 using Catch::Matchers::Contains;
 using Catch::Matchers::StartsWith;
@@ -30,35 +32,9 @@ using std::chrono::microseconds;
 
 namespace {
 
-// Sets (or, with nullopt, unsets) one environment variable and restores it when it goes.
-class EnvVar {
-public:
-    EnvVar(const char* name, std::optional<std::string> value) : name_(name) {
-        if (const char* old = std::getenv(name)) old_ = old;
-        if (value) {
-            ::setenv(name, value->c_str(), 1);
-        } else {
-            ::unsetenv(name);
-        }
-    }
-    ~EnvVar() {
-        if (old_) {
-            ::setenv(name_, old_->c_str(), 1);
-        } else {
-            ::unsetenv(name_);
-        }
-    }
-    EnvVar(const EnvVar&) = delete;
-    EnvVar& operator=(const EnvVar&) = delete;
-
-private:
-    const char* name_;
-    std::optional<std::string> old_;
-};
-
 // The three variables systemd sets, all at once (nullopt: unset), restored afterwards.
 struct SystemdEnvironment {
-    EnvVar socket, usec, pid;
+    ScopedEnv socket, usec, pid;
     explicit SystemdEnvironment(std::optional<std::string> notify_socket, std::optional<std::string> watchdog_usec = {},
                                 std::optional<std::string> watchdog_pid = {})
         : socket("NOTIFY_SOCKET", std::move(notify_socket)),
@@ -233,7 +209,7 @@ TEST_CASE("without NOTIFY_SOCKET (not started by systemd) every call does nothin
         CHECK(result.message.empty());
     }
     SECTION("an empty NOTIFY_SOCKET is the same as none") {
-        EnvVar empty("NOTIFY_SOCKET", "");
+        ScopedEnv empty("NOTIFY_SOCKET", "");
         const auto from_empty = SystemdNotifier::from_environment();
         CHECK_FALSE(from_empty.enabled());
         CHECK(from_empty.ready().outcome == NotifyResult::Outcome::not_under_systemd);

@@ -169,3 +169,37 @@ TEST_CASE("subscribers get button events with the time the edge happened") {
     CHECK(event["ts"].get<std::string>().size() == 24);  // 2026-11-22T03:12:05.123Z
     CHECK(event["time"].get<double>() > 0);
 }
+
+TEST_CASE("a socket path of 107 characters, the most a Unix socket takes, works, and 108 is refused") {
+    berrykit::test::TempDir dir;
+    KitOptions kit_options;
+    kit_options.backend = "sim";
+    kit_options.board_dirs = {BERRYKIT_SOURCE_DIR "/firmware/boards"};
+    auto kit = Kit::open(kit_options);
+
+    // A folder whose name fills the path up to exactly `length` characters with "/b.sock".
+    const auto path_of_length = [&](std::size_t length) {
+        const std::string base = dir.path().string() + "/";
+        const std::string tail = "/b.sock";
+        REQUIRE(base.size() + tail.size() + 1 < length);
+        const std::string folder = base + std::string(length - base.size() - tail.size(), 'f');
+        return folder + tail;
+    };
+
+    ServerOptions options;
+    options.group.clear();
+    options.socket_path = path_of_length(107);
+    REQUIRE(options.socket_path.size() == 107);
+    {
+        Server server(kit, options);
+        server.start();
+        Client client(options.socket_path);
+        CHECK(client.request({{"op", "hello"}})["ok"] == true);
+        server.stop();
+    }
+
+    options.socket_path = path_of_length(108);
+    Server too_long(kit, options);
+    CHECK_THROWS_WITH(too_long.start(), Catch::Matchers::Contains("is too long (at most 107 characters)"));
+    kit->close();
+}

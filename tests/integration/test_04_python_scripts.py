@@ -16,7 +16,7 @@ def script(daemon, tmp_path, name, body):
     path.write_text(textwrap.dedent(body))
     env = dict(os.environ, BERRYKIT_SOCKET=daemon.socket, PYTHONPATH=PACKAGE)
     env.pop("BERRYKIT_BOARD", None)  # auto: the daemon, since its socket is there
-    return subprocess.Popen([sys.executable, str(path)], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, str(path)], env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
@@ -150,6 +150,40 @@ def test_a_blink_in_the_foreground_waits_for_the_daemons_blink(daemon, tmp_path)
         took, lit = out.split()[1], out.split()[3]
         assert 0.7 <= float(took) <= 1.5, out + err   # two blinks of 0.4 s, run by the daemon
         assert lit == "False"                         # and it ends off
+    finally:
+        kid.kill()
+        kid.wait()
+
+
+def test_a_pwm_leds_frequency_goes_through_the_daemon(daemon, tmp_path):
+    kid = script(daemon, tmp_path, "dim.py", """
+        from berrykit import PWMLED
+        from berrykit.exc import BerrykitError
+        red = PWMLED("red", frequency=50)
+        red.value = 0.25
+        print("start", red.frequency, flush=True)
+        red.frequency = 440
+        print("now", red.frequency, flush=True)
+        try:
+            red.frequency = 20000
+        except ValueError as e:
+            print("refused", e, flush=True)
+        input()
+    """)
+    try:
+        assert kid.stdout.readline().split() == ["start", "50.0"], kid.stderr.read()
+        assert kid.stdout.readline().split() == ["now", "440.0"]
+        refused = kid.stdout.readline()
+        assert refused.startswith("refused") and "frequency" in refused, refused
+        teacher = Client(daemon.socket)
+        state = teacher.request("get", part="red")["state"]
+        assert state == {"value": 0.25, "frequency": 440.0}, state   # kept by the daemon
+        kid.stdin.write("\n")
+        kid.stdin.flush()
+        assert kid.wait(10) == 0
+        state = teacher.request("get", part="red")["state"]
+        assert state == {"value": 0.0, "frequency": 100.0}, state     # at rest when the script ends
+        teacher.close()
     finally:
         kid.kill()
         kid.wait()

@@ -63,6 +63,14 @@ void EventLoop::wake() noexcept {
     [[maybe_unused]] const auto n = ::write(wake_fd_, &one, sizeof one);
 }
 
+void EventLoop::post(std::function<void()> work) {
+    {
+        std::lock_guard guard(posted_mutex_);
+        posted_.push_back(std::move(work));
+    }
+    wake();
+}
+
 void EventLoop::run() {
     running_ = true;
     std::vector<pollfd> fds;
@@ -96,6 +104,15 @@ void EventLoop::run() {
         if (fds[0].revents & POLLIN) {
             std::uint64_t count = 0;
             [[maybe_unused]] const auto r = ::read(wake_fd_, &count, sizeof count);
+            std::vector<std::function<void()>> posted;
+            {
+                std::lock_guard guard(posted_mutex_);
+                posted.swap(posted_);
+            }
+            if (!posted.empty()) {
+                std::lock_guard guard(lock_);
+                for (const auto& work : posted) run_guarded(work);
+            }
         }
         for (std::size_t i = 1; i < fds.size(); ++i) {
             if (fds[i].revents & POLLNVAL) {

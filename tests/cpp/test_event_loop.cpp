@@ -335,3 +335,49 @@ TEST_CASE_METHOD(Fixture, "a descriptor closed while still watched is dropped an
     REQUIRE(errors.size() == 1);
     CHECK_THAT(errors[0], Catch::Contains("closed"));
 }
+
+TEST_CASE_METHOD(Fixture, "work posted from other threads runs on the loop's thread, in order, under the board lock") {
+    loop.start();
+    std::this_thread::sleep_for(20ms);  // the loop sleeps with no deadline: only post can wake it
+    std::mutex got_mutex;
+    std::vector<int> got;
+    std::vector<std::thread::id> ran_on;
+    std::vector<bool> locked;
+    Signal done;
+    std::thread poster([&] {
+        for (int i = 0; i < 100; ++i) {
+            loop.post([&, i] {
+                // The board lock is held by this thread (recursive: try_lock succeeds only here).
+                const bool held = board_lock.try_lock();
+                if (held) board_lock.unlock();
+                std::lock_guard guard(got_mutex);
+                got.push_back(i);
+                ran_on.push_back(std::this_thread::get_id());
+                locked.push_back(held);
+                if (i == 99) done.notify();
+            });
+        }
+    });
+    REQUIRE(done.wait());
+    poster.join();
+    const auto poster_id = poster.get_id();
+    loop.stop();
+    std::lock_guard guard(got_mutex);
+    REQUIRE(got.size() == 100);
+    for (int i = 0; i < 100; ++i) CHECK(got[std::size_t(i)] == i);
+    for (const auto id : ran_on) CHECK(id != std::this_thread::get_id());
+    for (const auto id : ran_on) CHECK(id != poster_id);
+    for (const bool held : locked) CHECK(held);
+}
+
+TEST_CASE_METHOD(Fixture, "posted work that throws goes to the error handler and later work still runs") {
+    loop.start();
+    Signal after;
+    loop.post([] { throw std::runtime_error("posted work broke"); });
+    loop.post([&] { after.notify(); });
+    REQUIRE(after.wait());
+    loop.stop();
+    std::lock_guard guard(errors_mutex);
+    REQUIRE(errors.size() == 1);
+    CHECK(errors[0].find("posted work broke") != std::string::npos);
+}

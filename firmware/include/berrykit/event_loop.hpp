@@ -44,6 +44,11 @@ public:
     void stop();
     // Makes a sleeping loop re-read its watches and deadline.
     void wake() noexcept;
+    // Runs `work` on the loop's thread (under the board lock) at its next turn, in the order
+    // posted. Safe from any thread: for work that arrives on another library's threads (the MQTT
+    // client's callbacks, the outbox's writer). Work still waiting when the loop is destroyed is
+    // dropped.
+    void post(std::function<void()> work);
     bool running() const noexcept { return running_.load(); }
     // Where a failing callback's message goes (default: stderr). The loop carries on.
     void set_error_handler(std::function<void(const std::string&)> on_error) { on_error_ = std::move(on_error); }
@@ -61,6 +66,8 @@ private:
     Scheduler& scheduler_;
     int wake_fd_ = -1;
     std::vector<Watch> watches_;  // guarded by lock_
+    std::mutex posted_mutex_;
+    std::vector<std::function<void()>> posted_;  // guarded by posted_mutex_
     WatchId next_watch_ = 1;
     std::atomic<bool> stop_requested_{false};
     std::atomic<bool> running_{false};

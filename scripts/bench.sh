@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Builds berrykit, then prints the benchmark figures: the Python package against gpiozero 1.6 on
-# their simulated boards (bench/bench_python.py), and berrykitd's (bench/bench_daemon.py).
+# their simulated boards (bench/bench_python.py), berrykitd's (bench/bench_daemon.py), and its
+# outbox's (bench/bench_outbox.cpp), on the disk that holds the build folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/build.sh >/dev/null
 /usr/bin/python3 bench/bench_python.py
 echo
 /usr/bin/python3 bench/bench_daemon.py --berrykitd build/daemon/berrykitd
+echo
+build/bench/bench_outbox build

@@ -29,10 +29,12 @@ def readings(client, part, count, timeout=10):
 def test_readings_come_at_the_period_and_follow_the_sensor(sampling_daemon):
     c = Client(sampling_daemon.socket)
     assert c.request("subscribe", parts=["temperature", "light"])["ok"]
-    first = readings(c, "temperature", 3)
+    first = readings(c, "temperature", 6)
     assert all(r["value"] == 21.5 and r["unit"] == "°C" for r in first)
-    gaps = [b["time"] - a["time"] for a, b in zip(first, first[1:])]
-    assert all(0.15 < gap < 0.6 for gap in gaps), gaps
+    gaps = sorted(b["time"] - a["time"] for a, b in zip(first, first[1:]))
+    # Every 0.2 s: never early; on a busy machine a reading may come late, but not most of them.
+    assert gaps[0] > 0.15, gaps
+    assert 0.15 < gaps[len(gaps) // 2] < 0.4, gaps
     teacher = Client(sampling_daemon.socket)
     teacher.request("sim_set_sensor", part="temperature", value=30)
     deadline = time.monotonic() + 5

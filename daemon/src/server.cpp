@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "berrykit/daemon/outbox.hpp"
 #include "berrykit/error.hpp"
 
 namespace berrykit::daemon {
@@ -140,6 +141,7 @@ struct Server::Client {
     bool subscribed = false;
     std::set<std::string> subscriptions;  // empty: every part
     std::set<std::string> claims;
+    std::uint64_t serial = 0;  // never reused, unlike fd: a late reply finds its client by both
 };
 
 Server::Server(std::shared_ptr<Kit> kit, ServerOptions options) : kit_(std::move(kit)), options_(std::move(options)) {
@@ -256,6 +258,7 @@ void Server::start_sampling() {
         message["time"] = to_seconds(reading.time);
         message["ts"] = utc_iso(reading.time);
         send_to_subscribers(reading.part, message);
+        to_cloud("readings", reading.part, reading.fields, reading.time);
     });
     for (const std::string& name : options_.sampled) {
         const auto it = parts_.find(name);
@@ -312,6 +315,7 @@ void Server::stop() {
     // takes the lock.
     if (sampler_) sampler_->stop();
     std::lock_guard guard(kit_->backend().lock());
+    *alive_ = false;  // replies the outbox still owes have no one to go to
     sampler_.reset();
     while (!clients_.empty()) disconnect(clients_.begin()->first, "the daemon is stopping");
     if (listen_fd_ >= 0) {
@@ -361,6 +365,7 @@ void Server::accept_clients() {
         }
         auto client = std::make_unique<Client>();
         client->fd = fd;
+        client->serial = next_client_serial_++;
         ucred cred{};
         socklen_t length = sizeof cred;
         if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &length) == 0) {
@@ -492,7 +497,12 @@ void Server::handle_line(Client& client, std::string_view line) {
         } else {
             refuse("bad_request", "every request needs an \"id\" (a number or a string) to match its reply");
         }
+        reply_deferred_ = false;
         reply = handle_request(client, request);
+        if (reply_deferred_) {
+            reply_deferred_ = false;
+            return;  // answered later (cloud_send: once its reading is on disk)
+        }
         reply["id"] = id;
         reply["ok"] = true;
     } catch (const RequestError& e) {
@@ -662,6 +672,18 @@ json Server::handle_request(Client& client, const json& request) {
         part.led->set_frequency(value.get<double>());
         return json{{"state", part_state(part)}};
     }
+    if (op == "cloud_send") return cloud_send(client, request);
+    if (op == "cloud_status") {
+        json status{{"enabled", outbox_ != nullptr}};
+        if (outbox_) {
+            const OutboxStats stats = outbox_->stats();
+            status["outbox"] = json{{"queued", stats.queued},         {"queued_bytes", stats.queued_bytes},
+                                    {"dropped", stats.dropped},       {"next_seq", stats.next_seq},
+                                    {"file_bytes", stats.file_bytes}, {"last_error", stats.last_error}};
+        }
+        if (cloud_status_) status["mqtt"] = cloud_status_();
+        return status;
+    }
     if (op == "get") {
         Part& part = part_for(client, request, false);
         return json{{"state", part_state(part)}};
@@ -758,7 +780,165 @@ void Server::deliver_events() {
                            {"time", to_seconds(event->time)},
                            {"ts", utc_iso(event->time)}};
         send_to_subscribers(name, message);
+        to_cloud("events", name, json{{"value", to_string(event->kind)}}, event->time);
     }
+}
+
+// ---- the cloud --------------------------------------------------------------------------------
+
+void Server::set_outbox(std::shared_ptr<Outbox> outbox, std::string topic_prefix) {
+    outbox_ = std::move(outbox);
+    topic_prefix_ = std::move(topic_prefix);
+}
+
+void Server::set_cloud_status(std::function<json()> status) { cloud_status_ = std::move(status); }
+
+void Server::to_cloud(const std::string& kind, const std::string& name, json fields, Nanos time,
+                      std::function<void(std::uint64_t seq)> on_stored) {
+    if (!outbox_) return;
+    json payload{{"device", options_.device_id}, {kind == "events" ? "part" : "sensor", name}};
+    payload.update(fields);
+    payload["ts"] = utc_iso(time);
+    // The payload is finished by the outbox, which gives it its seq; "seq" goes last.
+    outbox_->append(
+        topic_prefix_ + "/" + options_.device_id + "/" + kind + "/" + name,
+        [payload = std::move(payload)](std::uint64_t seq) {
+            json out = payload;
+            out["seq"] = seq;
+            return out.dump();
+        },
+        std::move(on_stored));
+}
+
+namespace {
+
+// A name a program may send under: it becomes the last level of an MQTT topic.
+bool good_cloud_name(const std::string& name) {
+    if (name.empty() || name.size() > 64) return false;
+    for (const char c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    }
+    return true;
+}
+
+}  // namespace
+
+json Server::cloud_send(Client& client, const json& request) {
+    if (!outbox_) {
+        refuse("cloud_off",
+               "the cloud is off on this berrykit: a teacher turns it on with \"mqtt\": {\"url\": …} in "
+               "berrykit.json (see CONFIG.md)");
+    }
+    const std::string name = string_field(request, "name");
+    if (!good_cloud_name(name)) {
+        refuse("bad_request",
+               "the name '" + name +
+                   "' cannot be sent to the cloud: use 1 to 64 letters, digits, - and _ (like \"score\")");
+    }
+    const json& value = field(request, "value");
+    if (!(value.is_number() || value.is_boolean() || value.is_string()) ||
+        (value.is_number_float() && !std::isfinite(value.get<double>()))) {
+        refuse("bad_request", "\"value\" must be a number, true/false or a short text, got " + describe_json(value));
+    }
+    if (value.is_string() && value.get<std::string>().size() > 1024) {
+        refuse("bad_request", "\"value\" is too long to send to the cloud: at most 1024 characters");
+    }
+    json fields{{"value", value}};
+    if (const auto unit = request.find("unit"); unit != request.end() && !unit->is_null()) {
+        fields["unit"] = string_field(request, "unit");
+    }
+    fields["from"] = client.peer.program;
+    // The reply goes once the reading is on disk: then it is the outbox's to deliver.
+    const std::weak_ptr<bool> alive = alive_;
+    EventLoop* const loop = kit_->loop();
+    const int fd = client.fd;
+    const std::uint64_t serial = client.serial;
+    const json id = request.contains("id") ? request["id"] : json(nullptr);
+    try {
+        to_cloud("readings", name, std::move(fields), kit_->backend().clock().now(),
+                 [this, alive, loop, fd, serial, id](std::uint64_t seq) {
+                     loop->post([this, alive, fd, serial, id, seq] {
+                         const auto still = alive.lock();
+                         if (!still || !*still) return;
+                         const auto it = clients_.find(fd);
+                         if (it == clients_.end() || it->second->serial != serial) return;  // it has gone
+                         send(*it->second, json{{"id", id}, {"ok", true}, {"seq", seq}});
+                     });
+                 });
+    } catch (const Error& e) {
+        refuse("bad_request", e.what());
+    }
+    reply_deferred_ = true;
+    return json::object();
+}
+
+json Server::run_cloud_command(const std::string& part_name, std::string_view payload) {
+    json result{{"device", options_.device_id}, {"part", part_name}};
+    json command = json::parse(payload, nullptr, false);
+    if (command.is_object() && command.contains("id")) result["id"] = command["id"];
+    try {
+        if (command.is_discarded() || !command.is_object()) {
+            refuse("bad_json", "a command is a JSON object like {\"action\": \"on\"}");
+        }
+        for (const auto& [key, value] : command.items()) {
+            if (key != "action" && key != "value" && key != "id") {
+                refuse("bad_request", "a command has action, value and id, not \"" + key + "\"");
+            }
+        }
+        if (!options_.remote_parts.contains(part_name)) {
+            refuse("not_remote", "'" + part_name +
+                                     "' does not take commands from the cloud: a teacher can allow it with "
+                                     "\"parts\": {\"" +
+                                     part_name + "\": {\"remote\": true}} in berrykit.json");
+        }
+        const std::string action = string_field(command, "action");
+        const json value = command.contains("value") ? command["value"] : json(nullptr);
+        // Carried out as a program with no claims would be: a part a program holds is refused
+        // with its owner's name; a free part is set and stays so until a program claims it.
+        Client cloud;
+        cloud.fd = -1;
+        cloud.peer.program = "the cloud";
+        json request{{"op", "set"}, {"part", part_name}};
+        if (action == "on" || action == "off") {
+            if (!value.is_null()) refuse("bad_request", "'" + action + "' takes no value");
+            request["value"] = action == "on";
+        } else if (action == "toggle") {
+            if (!value.is_null()) refuse("bad_request", "'toggle' takes no value");
+            const json state = part_state(part_for(cloud, request, false));
+            const json& now = state.contains("value") ? state["value"] : json(nullptr);
+            const bool lit = now.is_array() ? (now[0] != 0 || now[1] != 0 || now[2] != 0)
+                                            : (now.is_number() && now.get<double>() > 0);
+            request["value"] = !lit;
+        } else if (action == "set") {
+            if (value.is_null()) refuse("bad_request", "'set' needs a value, like {\"action\": \"set\", \"value\": 1}");
+            request["value"] = value;
+        } else if (action == "blink") {
+            request["op"] = "blink";
+            if (!value.is_null()) {
+                if (!value.is_object()) refuse("bad_request", "the value of 'blink' is like {\"on_time\": 0.5}");
+                for (const auto& [key, v] : value.items()) {
+                    if (key != "on_time" && key != "off_time" && key != "n") {
+                        refuse("bad_request", "'blink' knows on_time, off_time and n, not \"" + key + "\"");
+                    }
+                    request[key] = v;
+                }
+            }
+        } else {
+            refuse("bad_request",
+                   "\"action\" must be on, off, toggle, set or blink, got " + describe_json(command["action"]));
+        }
+        const json reply = handle_request(cloud, request);
+        result["ok"] = true;
+        result["state"] = reply.contains("state") ? reply["state"] : part_state(*parts_.at(part_name));
+    } catch (const RequestError& e) {
+        result["ok"] = false;
+        result["error"] = {{"code", e.code}, {"message", e.message}};
+    } catch (const Error& e) {
+        result["ok"] = false;
+        result["error"] = {{"code", to_string(e.code())}, {"message", e.what()}};
+    }
+    result["ts"] = utc_iso(kit_->backend().clock().now());
+    return result;
 }
 
 }  // namespace berrykit::daemon

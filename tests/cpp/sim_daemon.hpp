@@ -2,6 +2,7 @@
 // with the board's event loop on its own thread. Stopped and closed when the test ends.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -17,7 +18,9 @@ struct SimDaemon {
     std::unique_ptr<daemon::Server> server;
     std::string socket;
 
-    explicit SimDaemon(daemon::ServerOptions options = {}) {
+    // before_start: what a test sets on the server before it starts (an outbox, say).
+    explicit SimDaemon(daemon::ServerOptions options = {},
+                       const std::function<void(daemon::Server&)>& before_start = {}) {
         KitOptions kit_options;
         kit_options.backend = "sim";
         kit_options.board_dirs = {BERRYKIT_SOURCE_DIR "/firmware/boards"};
@@ -26,6 +29,7 @@ struct SimDaemon {
         options.socket_path = socket;
         options.group.clear();
         server = std::make_unique<daemon::Server>(kit, options);
+        if (before_start) before_start(*server);
         server->start();
     }
     ~SimDaemon() {

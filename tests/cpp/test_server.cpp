@@ -4,17 +4,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
+#include "berrykit/daemon/outbox.hpp"
 #include "berrykit/daemon/server.hpp"
 #include "sim_daemon.hpp"
 #include "temp_dir.hpp"
 
 using berrykit::Kit;
 using berrykit::KitOptions;
+using berrykit::daemon::Outbox;
+using berrykit::daemon::OutboxOptions;
 using berrykit::daemon::Server;
 using berrykit::daemon::ServerOptions;
 using nlohmann::json;
@@ -202,4 +207,154 @@ TEST_CASE("a socket path of 107 characters, the most a Unix socket takes, works,
     Server too_long(kit, options);
     CHECK_THROWS_WITH(too_long.start(), Catch::Matchers::Contains("is too long (at most 107 characters)"));
     kit->close();
+}
+
+// ---- the cloud: readings, events and cloud_send go to the outbox; commands from the cloud ----
+
+namespace {
+
+struct CloudDaemon {
+    berrykit::test::TempDir outbox_dir;
+    std::shared_ptr<Outbox> outbox;
+    Daemon daemon;
+
+    explicit CloudDaemon(ServerOptions options = {})
+        : outbox(std::make_shared<Outbox>(OutboxOptions{.file = outbox_dir.path() / "outbox.sqlite"})),
+          daemon(with_device(std::move(options)), [this](Server& server) { server.set_outbox(outbox, "berrykit"); }) {}
+
+    static ServerOptions with_device(ServerOptions options) {
+        options.device_id = "pi-7";
+        return options;
+    }
+    // Everything stored so far, oldest first, as (topic, payload).
+    std::vector<std::pair<std::string, json>> stored() {
+        REQUIRE(outbox->flush());
+        std::vector<std::pair<std::string, json>> out;
+        for (const auto& m : outbox->peek(0, 1000)) out.emplace_back(m.topic, json::parse(m.payload));
+        return out;
+    }
+    ~CloudDaemon() { daemon.server->stop(); }  // before the outbox goes
+};
+
+}  // namespace
+
+TEST_CASE("a sampled sensor's readings and a button's presses go to the outbox with device, ts and seq") {
+    ServerOptions options;
+    options.sampled = {"temperature"};
+    options.sensor_periods = {{"temperature", 0.1}};
+    CloudDaemon cloud(options);
+    cloud.daemon.kit->press("button");
+    cloud.daemon.kit->release("button");
+    std::vector<std::pair<std::string, json>> stored;
+    for (int i = 0; i < 100; ++i) {
+        stored = cloud.stored();
+        if (std::count_if(stored.begin(), stored.end(),
+                          [](auto& m) { return m.first.find("readings") != std::string::npos; }) >= 2)
+            break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    std::vector<std::string> topics;
+    for (const auto& [topic, payload] : stored) topics.push_back(topic);
+    CHECK(std::count(topics.begin(), topics.end(), "berrykit/pi-7/events/button") == 2);
+    CHECK(std::count(topics.begin(), topics.end(), "berrykit/pi-7/readings/temperature") >= 2);
+    std::uint64_t last_seq = 0;
+    for (const auto& [topic, payload] : stored) {
+        CHECK(payload["device"] == "pi-7");
+        CHECK(payload["ts"].get<std::string>().size() == 24);
+        CHECK(payload["seq"].get<std::uint64_t>() > last_seq);
+        last_seq = payload["seq"].get<std::uint64_t>();
+        if (topic == "berrykit/pi-7/readings/temperature") {
+            CHECK(payload["sensor"] == "temperature");
+            CHECK(payload["value"] == 21.5);
+            CHECK(payload["unit"] == "°C");
+        }
+    }
+    const auto press =
+        std::find_if(stored.begin(), stored.end(), [](auto& m) { return m.first.find("events") != std::string::npos; });
+    REQUIRE(press != stored.end());
+    CHECK(press->second["part"] == "button");
+    CHECK(press->second["value"] == "pressed");
+}
+
+TEST_CASE("cloud_send is answered with its seq once the reading is on disk; bad names and values are refused") {
+    CloudDaemon cloud;
+    Client client(cloud.daemon.socket);
+    const json reply = client.request({{"op", "cloud_send"}, {"name", "score"}, {"value", 42}, {"unit", "points"}});
+    REQUIRE(reply["ok"] == true);
+    const std::uint64_t seq = reply["seq"];
+    // Answered means stored: a second connection to the file sees it.
+    bool found = false;
+    for (const auto& [topic, payload] : cloud.stored()) {
+        if (payload["seq"] == seq) {
+            found = true;
+            CHECK(topic == "berrykit/pi-7/readings/score");
+            CHECK(payload["sensor"] == "score");
+            CHECK(payload["value"] == 42);
+            CHECK(payload["unit"] == "points");
+        }
+    }
+    CHECK(found);
+
+    const json bad_name = client.request({{"op", "cloud_send"}, {"name", "my score!"}, {"value", 1}});
+    CHECK(bad_name["error"]["code"] == "bad_request");
+    CHECK_THAT(bad_name["error"]["message"].get<std::string>(), Catch::Matchers::Contains("'my score!'"));
+    const json bad_value = client.request({{"op", "cloud_send"}, {"name", "score"}, {"value", {1, 2}}});
+    CHECK(bad_value["error"]["code"] == "bad_request");
+    const json missing = client.request({{"op", "cloud_send"}, {"name", "score"}});
+    CHECK(missing["error"]["code"] == "bad_request");
+    CHECK(client.request({{"op", "hello"}})["ok"] == true);  // and the connection carries on
+}
+
+TEST_CASE("without the cloud bridge, cloud_send says the cloud is off and how a teacher turns it on") {
+    Daemon daemon;
+    Client client(daemon.socket);
+    const json reply = client.request({{"op", "cloud_send"}, {"name", "score"}, {"value", 1}});
+    CHECK(reply["error"]["code"] == "cloud_off");
+    CHECK_THAT(reply["error"]["message"].get<std::string>(), Catch::Matchers::Contains("mqtt"));
+}
+
+TEST_CASE("a command from the cloud runs only on a remote part that no program holds") {
+    ServerOptions options;
+    options.remote_parts = {"red"};
+    CloudDaemon cloud(options);
+    Server& server = *cloud.daemon.server;
+    auto run = [&](const std::string& part, const std::string& payload) {
+        std::lock_guard guard(cloud.daemon.kit->backend().lock());
+        return server.run_cloud_command(part, payload);
+    };
+    Client teacher(cloud.daemon.socket);
+    auto value_of = [&](const std::string& part) {
+        return teacher.request({{"op", "get"}, {"part", part}})["state"]["value"];
+    };
+
+    json result = run("red", R"({"action": "on", "id": "c-1"})");
+    CHECK(result["ok"] == true);
+    CHECK(result["id"] == "c-1");
+    CHECK(result["device"] == "pi-7");
+    CHECK(value_of("red") == 1.0);
+    CHECK(run("red", R"({"action": "toggle"})")["ok"] == true);
+    CHECK(value_of("red") == 0.0);
+    CHECK(run("red", R"({"action": "set", "value": 0.5})")["ok"] == true);
+    CHECK(value_of("red") == 0.5);
+
+    // Not remote: nothing changes, and the result says how to allow it.
+    result = run("buzzer", R"({"action": "on"})");
+    CHECK(result["ok"] == false);
+    CHECK(result["error"]["code"] == "not_remote");
+    CHECK(value_of("buzzer") == 0);
+
+    // Malformed: nothing changes.
+    CHECK(run("red", "not json")["error"]["code"] == "bad_json");
+    CHECK(run("red", R"({"action": "explode"})")["error"]["code"] == "bad_request");
+    CHECK(run("red", R"({"action": "on", "value": 3})")["error"]["code"] == "bad_request");
+    CHECK(run("red", R"({"action": "set", "value": 7})")["ok"] == false);  // brightness is 0 to 1
+    CHECK(run("red", R"({"action": "on", "colour": "red"})")["error"]["code"] == "bad_request");
+    CHECK(value_of("red") == 0.5);
+
+    // A program holds red: the cloud is told who.
+    Client kid(cloud.daemon.socket);
+    REQUIRE(kid.request({{"op", "claim"}, {"part", "red"}})["ok"] == true);
+    result = run("red", R"({"action": "off"})");
+    CHECK(result["error"]["code"] == "part_in_use");
+    CHECK(value_of("red") == 0.5);
 }

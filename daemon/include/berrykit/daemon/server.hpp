@@ -13,14 +13,18 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace berrykit::daemon {
+
+class Outbox;
 
 inline constexpr int protocol_version = 1;
 
@@ -37,6 +41,8 @@ struct ServerOptions {
     std::map<std::string, double> sensor_periods;
     // The sensors whose readings go to subscribers as "reading" events, at those periods.
     std::set<std::string> sampled;
+    // The parts that take commands from the cloud (config parts.<part>.remote).
+    std::set<std::string> remote_parts;
 };
 
 // Who is at the other end of a client socket (SO_PEERCRED), and what it calls itself.
@@ -61,6 +67,23 @@ public:
     void stop();
 
     std::size_t client_count() const;
+
+    // The cloud bridge. With an outbox, every reading of a sampled sensor, every event of a part
+    // (pressed, released, held, motion…) and every cloud_send from a program is appended to it,
+    // to go to MQTT as "<topic_prefix>/<device_id>/readings/<name>" or ".../events/<part>" with
+    // a JSON payload {"device", "sensor" or "part", "value", "unit", "ts", "seq"}. A program's
+    // cloud_send is answered once its reading is on disk. Without one, cloud_send answers that
+    // the cloud is off. Call before start().
+    void set_outbox(std::shared_ptr<Outbox> outbox, std::string topic_prefix);
+    // What the cloud_status request and `berrykit status` show about the MQTT connection.
+    void set_cloud_status(std::function<nlohmann::json()> status);
+    // A command from the cloud for `part`: `payload` is the JSON text received on
+    // commands/<part>, {"action": "on"|"off"|"toggle"|"set"|"blink", "value": …, "id": …}. It is
+    // checked like a local request and carried out only if the config marks the part remote and
+    // no program holds it. Returns the result to publish on commands/<part>/result:
+    // {"device", "part", "id", "ok": true, "state", "ts"} or {…, "ok": false, "error": {"code",
+    // "message"}}. On the loop's thread.
+    nlohmann::json run_cloud_command(const std::string& part, std::string_view payload);
     // A reloaded config: the limits and the part access take effect for every request from now
     // on; the socket's path, group and mode only at the next start.
     void apply(const ServerOptions& options);
@@ -95,6 +118,16 @@ private:
     std::map<std::string, std::unique_ptr<Part>> parts_;
     std::map<std::uint64_t, Part*> parts_by_device_;
     std::unique_ptr<Sampler> sampler_;
+    std::shared_ptr<Outbox> outbox_;
+    std::string topic_prefix_ = "berrykit";
+    std::function<nlohmann::json()> cloud_status_;
+    std::uint64_t next_client_serial_ = 1;
+    bool reply_deferred_ = false;  // set by a request whose reply is sent later (cloud_send)
+    // Shared with work posted to the loop from other threads; false once the server is stopped.
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+    void to_cloud(const std::string& kind, const std::string& name, nlohmann::json fields, Nanos time,
+                  std::function<void(std::uint64_t seq)> on_stored = {});
+    nlohmann::json cloud_send(Client& client, const nlohmann::json& request);
     void start_sampling();
     void send_to_subscribers(const std::string& part, const nlohmann::json& message);
 };

@@ -16,7 +16,7 @@ from .exc import BerrykitError, PartInUse, PartNotFound, Unsupported, WrongType,
 DEFAULT_SOCKET = "/run/berrykit/berrykit.sock"
 
 _ERRORS = {"not_claimed": PartInUse, "bad_request": WrongType, "unknown_op": Unsupported,
-           "forbidden": BerrykitError, "too_long": BerrykitError}
+           "forbidden": BerrykitError, "too_long": BerrykitError, "cloud_off": Unsupported}
 
 
 def socket_path():

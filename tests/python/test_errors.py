@@ -112,3 +112,23 @@ def test_every_error_is_a_berrykit_error():
                 berrykit.DeviceClosed, berrykit.SensorError, berrykit.BoardError, berrykit.GPIOError,
                 berrykit.Unsupported):
         assert issubclass(cls, berrykit.BerrykitError)
+
+
+@pytest.mark.parametrize("name, value, wanted", [
+    ("my score!", 1, "1 to 64 letters"),
+    ("", 1, "1 to 64 letters"),
+    ("score", [1, 2], "a number, True/False or a short text"),
+    ("score", float("nan"), "a real number"),
+    ("score", "x" * 2000, "too long"),
+], ids=["spaces", "empty", "list", "nan", "long-text"])
+def test_cloud_send_refuses_bad_names_and_values_as_value_errors(name, value, wanted):
+    with pytest.raises(berrykit.BadValue) as e:
+        berrykit.cloud.send(name, value)
+    assert isinstance(e.value, ValueError)
+    assert wanted in str(e.value)
+
+
+def test_cloud_send_on_the_in_process_board_says_to_run_through_berrykitd():
+    with pytest.raises(berrykit.Unsupported) as e:
+        berrykit.cloud.send("score", 42)
+    assert "berrykitd" in str(e.value) and "BERRYKIT_BOARD" in str(e.value)

@@ -6,9 +6,17 @@ import socket
 import subprocess
 import time
 
+import sys
+
 import pytest
 
 BERRYKITD = os.environ.get("BERRYKITD", "berrykitd")
+
+# The berrykit package of this build, for the tests and for the Python programs they start.
+PACKAGE = os.environ.get("BERRYKIT_PYTHONPATH", "")
+if PACKAGE:
+    sys.path.insert(0, PACKAGE)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (PACKAGE, os.environ.get("PYTHONPATH")) if p)
 
 
 class Daemon:

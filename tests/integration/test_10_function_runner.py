@@ -8,9 +8,7 @@ file so the test sees the event and context the runner gave them.
 import json
 import os
 import queue
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,10 +21,10 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from berrykit import functions
+from broker import Broker, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 PYTHON = "/usr/bin/python3"
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 LESSON_HANDLER = ROOT / "lessons" / "functions" / "handler.py"
 SCRIPT = ROOT / "python-bindings" / "scripts" / "berrykit-functions"
 
@@ -48,12 +46,6 @@ def record(event, context):
 '''
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 class _AnyUuid4:
     """Equal to any random (version 4) uuid string: a command's id."""
 
@@ -65,49 +57,6 @@ class _AnyUuid4:
 
 
 ANY_UUID4 = _AnyUuid4()
-
-
-def wait_until(condition, timeout, what):
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out after {timeout} s waiting for {what}"
-        time.sleep(0.02)
-
-
-class Broker:
-    """mosquitto on 127.0.0.1:<port>, anonymous clients allowed; stop() and start() again on the
-    same port is a broker restart (no persistence: it forgets every session)."""
-
-    def __init__(self, tmp_path):
-        self.port = free_port()
-        self.config = tmp_path / "mosquitto.conf"
-        self.config.write_text(f"listener {self.port} 127.0.0.1\nallow_anonymous true\n")
-        self.log_path = tmp_path / "mosquitto.log"
-        self.process = None
-        self.start()
-
-    def start(self):
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()}")
-                time.sleep(0.02)
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Pi:

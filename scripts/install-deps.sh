@@ -9,7 +9,7 @@ packages=(
   nlohmann-json3-dev catch2 libcli11-dev systemd
   python3 python3-dev pybind11-dev python3-pytest
   python3-gpiozero
-  libsqlite3-dev libpaho-mqtt-dev libpaho-mqttpp-dev mosquitto mosquitto-clients python3-paho-mqtt openssl
+  libsqlite3-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev mosquitto mosquitto-clients python3-paho-mqtt openssl
 )
 
 missing=()

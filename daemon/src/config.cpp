@@ -16,6 +16,7 @@
 #include <cstdlib>
 #include <set>
 #include <system_error>
+#include <variant>
 
 namespace berrykit::daemon {
 
@@ -284,6 +285,8 @@ const std::vector<Field<PartAccess>>& part_access_fields() {
                  access.groups.push_back(std::move(group));
              }
          }},
+        {"remote",
+         [](const Json& value, const Place& at, PartAccess& access) { access.remote = require_bool(value, at); }},
     };
     return fields;
 }
@@ -300,6 +303,308 @@ const std::vector<Field<SensorConfig>>& sensor_fields() {
          }},
         {"enabled",
          [](const Json& value, const Place& at, SensorConfig& sensor) { sensor.enabled = require_bool(value, at); }},
+    };
+    return fields;
+}
+
+// A file's path (relative ones are taken from the config file's folder by load_config).
+std::string require_file_path(const Json& value, const Place& at, const std::string& example) {
+    std::string path = require_string(value, at, example);
+    if (path.empty()) at.fail("must be the path of a file, like " + example + "; leave the key out for none");
+    if (path.find('\0') != std::string::npos) at.fail("must not contain a NUL character");
+    if (path.back() == '/') at.fail("names a folder (it ends in /): give the path of a file, like " + example);
+    return path;
+}
+
+// Seconds from `low` to `high`.
+double require_seconds(const Json& value, const Place& at, double low, double high) {
+    const double seconds = require_number(value, at);
+    if (!(seconds >= low && seconds <= high)) {
+        at.fail("must be between " + to_text(low) + " and " + to_text(high) + " seconds, got " + value.dump());
+    }
+    return seconds;
+}
+
+// A whole number of bytes that may pass 4 GiB (std::size_t is 32 bits on a 32-bit Pi).
+std::uint64_t require_bytes(const Json& value, const Place& at, std::uint64_t low, std::uint64_t high) {
+    const double number = require_number(value, at);
+    if (std::floor(number) != number) at.fail("must be a whole number of bytes, got " + value.dump());
+    if (number < static_cast<double>(low) || number > static_cast<double>(high)) {
+        at.fail("must be between " + std::to_string(low) + " and " + std::to_string(high) + " bytes, got " +
+                value.dump());
+    }
+    return static_cast<std::uint64_t>(number);
+}
+
+bool is_printable_ascii(std::string_view text, bool space_allowed) {
+    return std::all_of(text.begin(), text.end(),
+                       [&](char c) { return (c > ' ' && c < 127) || (space_allowed && c == ' '); });
+}
+
+// The url taken apart, or what is wrong with it. The text of a url with an '@' is never shown: it
+// may hold a password.
+std::variant<MqttUrl, std::string> take_url_apart(std::string_view url) {
+    const std::string like = "like \"mqtt://192.168.1.10:1883\" or \"mqtts://broker.example.org:8883\"";
+    if (url.find('@') != std::string_view::npos) {
+        return std::string(
+            "must not hold a username or password (the part before @): put the username in mqtt.username and the "
+            "password in a file named by mqtt.password_file");
+    }
+    const auto scheme_end = url.find("://");
+    std::string scheme(url.substr(0, scheme_end == std::string_view::npos ? 0 : scheme_end));
+    std::transform(scheme.begin(), scheme.end(), scheme.begin(),
+                   [](char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); });
+    MqttUrl parsed;
+    if (scheme == "mqtt") {
+        parsed.tls = false;
+        parsed.port = 1883;
+    } else if (scheme == "mqtts") {
+        parsed.tls = true;
+        parsed.port = 8883;
+    } else {
+        std::string hint;
+        if (scheme == "tcp") hint = ": write mqtt:// for tcp://";
+        if (scheme == "ssl" || scheme == "tls") hint = ": write mqtts:// for " + scheme + "://";
+        if (scheme == "ws" || scheme == "wss") hint = ": MQTT over websockets is not supported";
+        return "must start with mqtt:// or mqtts://, " + like + ", got \"" + shown(url) + "\"" + hint;
+    }
+    std::string_view rest = url.substr(scheme_end + 3);
+    const auto path_start = rest.find_first_of("/?#");
+    if (path_start != std::string_view::npos) {
+        if (rest.substr(path_start) != "/") {
+            return "must be only mqtt(s)://host:port, without a path (berrykitd chooses the topics), got \"" +
+                   shown(url) + "\"";
+        }
+        rest = rest.substr(0, path_start);
+    }
+    std::string_view port_text;
+    if (!rest.empty() && rest.front() == '[') {
+        const auto close = rest.find(']');
+        if (close == std::string_view::npos)
+            return "has a [ without its ] around the IPv6 address: \"" + shown(url) + "\"";
+        parsed.host = std::string(rest.substr(1, close - 1));
+        const std::string_view after = rest.substr(close + 1);
+        if (!after.empty() && after.front() != ':') return "must have :port after the ], got \"" + shown(url) + "\"";
+        if (!after.empty()) port_text = after.substr(1);
+        const bool v6 = !parsed.host.empty() && std::all_of(parsed.host.begin(), parsed.host.end(), [](char c) {
+            return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+        });
+        if (!v6) return "has something other than an IPv6 address in [ ], got \"" + shown(url) + "\"";
+    } else {
+        const auto colon = rest.rfind(':');
+        parsed.host = std::string(rest.substr(0, colon));
+        if (colon != std::string_view::npos) port_text = rest.substr(colon + 1);
+        if (parsed.host.empty()) return "has no host name: " + like + ", got \"" + shown(url) + "\"";
+        const bool name = std::all_of(parsed.host.begin(), parsed.host.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_';
+        });
+        if (!name) {
+            return "the host must be a name or an address (letters, digits, - and .), got \"" + shown(parsed.host) +
+                   "\"";
+        }
+    }
+    if (port_text.data() != nullptr && port_text.empty()) {
+        return "has a : but no port after it: " + like + ", got \"" + shown(url) + "\"";
+    }
+    if (!port_text.empty()) {
+        if (port_text.size() > 6 ||
+            !std::all_of(port_text.begin(), port_text.end(), [](char c) { return c >= '0' && c <= '9'; })) {
+            return "the port must be a number, got \"" + shown(port_text) + "\"";
+        }
+        const unsigned long port = std::stoul(std::string(port_text));
+        if (port < 1 || port > 65535) return "the port must be between 1 and 65535, got " + std::to_string(port);
+        parsed.port = static_cast<unsigned>(port);
+    }
+    return parsed;
+}
+
+std::optional<std::string> problem_with_topic_prefix(std::string_view prefix) {
+    const std::string like = "like \"berrykit\" or \"school/room5\"";
+    if (prefix.empty() || prefix.size() > 100) return "must be 1 to 100 characters, " + like;
+    if (prefix.find_first_of("+#") != std::string_view::npos) {
+        return "must not contain + or # (they are MQTT wildcards), got \"" + shown(prefix) + "\"";
+    }
+    if (prefix.front() == '$')
+        return "must not start with $ (those topics are the broker's own), got \"" + shown(prefix) + "\"";
+    if (prefix.front() == '/' || prefix.back() == '/' || prefix.find("//") != std::string_view::npos) {
+        return "must not start or end with / or have an empty level (//), " + like + ", got \"" + shown(prefix) + "\"";
+    }
+    if (!is_printable_ascii(prefix, false)) {
+        return "must be letters, digits and punctuation without spaces, " + like + ", got \"" + shown(prefix) + "\"";
+    }
+    return std::nullopt;
+}
+
+const std::vector<Field<MqttTlsConfig>>& mqtt_tls_fields() {
+    static const std::vector<Field<MqttTlsConfig>> fields = {
+        {"ca_file", [](const Json& value, const Place& at,
+                       MqttTlsConfig& tls) { tls.ca_file = require_file_path(value, at, "\"/etc/berrykit/ca.pem\""); }},
+        {"cert_file",
+         [](const Json& value, const Place& at, MqttTlsConfig& tls) {
+             tls.cert_file = require_file_path(value, at, "\"/etc/berrykit/certificate.pem.crt\"");
+         }},
+        {"key_file",
+         [](const Json& value, const Place& at, MqttTlsConfig& tls) {
+             tls.key_file = require_file_path(value, at, "\"/etc/berrykit/private.pem.key\"");
+         }},
+        {"alpn",
+         [](const Json& value, const Place& at, MqttTlsConfig& tls) {
+             if (!value.is_array()) {
+                 at.fail("must be a list of protocol names, like [\"x-amzn-mqtt-ca\"], got " + describe(value) +
+                         (value.is_string() ? ": put it in [ ]" : ""));
+             }
+             for (std::size_t i = 0; i < value.size(); ++i) {
+                 const Place item = at.index(i);
+                 std::string protocol = require_string(value[i], item, "\"x-amzn-mqtt-ca\"");
+                 if (protocol.empty() || protocol.size() > 255 || !is_printable_ascii(protocol, false)) {
+                     item.fail(
+                         "must be a protocol name of 1 to 255 characters without spaces, like "
+                         "\"x-amzn-mqtt-ca\", got \"" +
+                         shown(protocol) + "\"");
+                 }
+                 if (std::find(tls.alpn.begin(), tls.alpn.end(), protocol) != tls.alpn.end()) {
+                     item.fail("\"" + protocol + "\" is in the list twice: keep only one");
+                 }
+                 tls.alpn.push_back(std::move(protocol));
+             }
+         }},
+        {"verify_server_name", [](const Json& value, const Place& at,
+                                  MqttTlsConfig& tls) { tls.verify_server_name = require_bool(value, at); }},
+    };
+    return fields;
+}
+
+const std::vector<Field<MqttReconnectConfig>>& mqtt_reconnect_fields() {
+    static const std::vector<Field<MqttReconnectConfig>> fields = {
+        {"min", [](const Json& value, const Place& at,
+                   MqttReconnectConfig& reconnect) { reconnect.min = require_seconds(value, at, 0.1, 60); }},
+        {"max", [](const Json& value, const Place& at,
+                   MqttReconnectConfig& reconnect) { reconnect.max = require_seconds(value, at, 0.1, 3600); }},
+    };
+    return fields;
+}
+
+const std::vector<Field<MqttConfig>>& mqtt_fields() {
+    static const std::vector<Field<MqttConfig>> fields = {
+        {"url",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.url = require_string(value, at, "\"mqtts://broker.example.org:8883\"");
+             if (const auto problem = problem_with_mqtt_url(mqtt.url)) at.fail(*problem);
+         }},
+        {"client_id",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.client_id = require_string(value, at, "\"classroom-pi\"");
+             if (mqtt.client_id.empty() || mqtt.client_id.size() > 128 || !is_printable_ascii(mqtt.client_id, false)) {
+                 at.fail(
+                     "must be 1 to 128 letters, digits and punctuation without spaces, like \"classroom-pi\", "
+                     "got \"" +
+                     shown(mqtt.client_id) + "\"");
+             }
+         }},
+        {"username",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.username = require_string(value, at, "\"classroom\"");
+             if (mqtt.username.empty()) at.fail("must not be empty: leave the key out for no username");
+             if (mqtt.username.size() > 256 || !is_printable_ascii(mqtt.username, true)) {
+                 at.fail("must be at most 256 letters, digits, spaces and punctuation, got \"" + shown(mqtt.username) +
+                         "\"");
+             }
+         }},
+        {"password_file",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.password_file = require_file_path(value, at, "\"/etc/berrykit/mqtt-password\"");
+         }},
+        {"password_env",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.password_env = require_string(value, at, "\"BERRYKIT_MQTT_PASSWORD\"");
+             const auto& name = mqtt.password_env;
+             const bool good =
+                 !name.empty() && name.size() <= 128 && !std::isdigit(static_cast<unsigned char>(name[0])) &&
+                 std::all_of(name.begin(), name.end(),
+                             [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+             if (!good) {
+                 at.fail(
+                     "must be the name of an environment variable (letters, digits and _, not starting with a "
+                     "digit), like \"BERRYKIT_MQTT_PASSWORD\", got \"" +
+                     shown(name) + "\": the name, not the password");
+             }
+         }},
+        {"tls",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             require_object(value, at, R"({"ca_file": "/etc/berrykit/ca.pem"})");
+             read_fields(value, at, mqtt.tls, mqtt_tls_fields());
+             if (mqtt.tls.cert_file.empty() != mqtt.tls.key_file.empty()) {
+                 const bool has_cert = !mqtt.tls.cert_file.empty();
+                 at.key(has_cert ? "cert_file" : "key_file")
+                     .fail(std::string("a client certificate needs its key and the key its certificate: add "
+                                       "mqtt.tls.") +
+                           (has_cert ? "key_file" : "cert_file"));
+             }
+         }},
+        {"keepalive",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.keepalive = static_cast<unsigned>(require_count(value, at, 5, 3600, "seconds"));
+         }},
+        {"reconnect",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             require_object(value, at, R"({"min": 0.5, "max": 60})");
+             read_fields(value, at, mqtt.reconnect, mqtt_reconnect_fields());
+             // min is at most 60, the default max, so only a max that was written can be below it.
+             if (mqtt.reconnect.max < mqtt.reconnect.min) {
+                 at.key("max").fail("must be at least mqtt.reconnect.min (" + to_text(mqtt.reconnect.min) +
+                                    " seconds), got " + to_text(mqtt.reconnect.max));
+             }
+         }},
+        {"inflight", [](const Json& value, const Place& at,
+                        MqttConfig& mqtt) { mqtt.inflight = require_count(value, at, 1, 65535, "messages"); }},
+        {"topic_prefix",
+         [](const Json& value, const Place& at, MqttConfig& mqtt) {
+             mqtt.topic_prefix = require_string(value, at, "\"berrykit\"");
+             if (const auto problem = problem_with_topic_prefix(mqtt.topic_prefix)) at.fail(*problem);
+         }},
+    };
+    return fields;
+}
+
+void read_mqtt(const Json& value, const Place& at, MqttConfig& mqtt) {
+    require_object(value, at, R"({"url": "mqtts://broker.example.org:8883"})");
+    if (value.contains("password")) {
+        at.key("password")
+            .fail(
+                "the password does not belong in the config file (it gets copied and shown around): put it in a file "
+                "that only berrykitd may read and give that file's path in mqtt.password_file, or name an environment "
+                "variable that holds it in mqtt.password_env");
+    }
+    read_fields(value, at, mqtt, mqtt_fields());
+    if (!mqtt.password_file.empty() && !mqtt.password_env.empty()) {
+        at.key("password_env").fail("give the password one way: mqtt.password_file or mqtt.password_env, not both");
+    }
+    if ((!mqtt.password_file.empty() || !mqtt.password_env.empty()) && mqtt.username.empty()) {
+        at.key(mqtt.password_file.empty() ? "password_env" : "password_file")
+            .fail("a password needs a username: add mqtt.username");
+    }
+    const MqttTlsConfig default_tls;
+    const bool tls_set = !mqtt.tls.ca_file.empty() || !mqtt.tls.cert_file.empty() || !mqtt.tls.alpn.empty() ||
+                         mqtt.tls.verify_server_name != default_tls.verify_server_name;
+    if (tls_set && mqtt.enabled() && !std::get<MqttUrl>(take_url_apart(mqtt.url)).tls) {
+        at.key("tls").fail("TLS settings need an mqtts:// url, but mqtt.url is \"" + shown(mqtt.url) +
+                           "\": write mqtts:// (and the broker's TLS port, often 8883)");
+    }
+}
+
+const std::vector<Field<OutboxConfig>>& outbox_fields() {
+    static const std::vector<Field<OutboxConfig>> fields = {
+        {"file",
+         [](const Json& value, const Place& at, OutboxConfig& outbox) {
+             outbox.file = require_file_path(value, at, "\"/var/lib/berrykit/outbox.sqlite\"");
+         }},
+        {"max_bytes", [](const Json& value, const Place& at,
+                         OutboxConfig& outbox) { outbox.max_bytes = require_bytes(value, at, 65536, 17179869184ULL); }},
+        {"batch_window",
+         [](const Json& value, const Place& at, OutboxConfig& outbox) {
+             const double seconds = require_seconds(value, at, 0, 5);
+             outbox.batch_window = std::chrono::milliseconds(static_cast<std::int64_t>(std::lround(seconds * 1000)));
+         }},
     };
     return fields;
 }
@@ -359,6 +664,12 @@ const std::vector<Field<DaemonConfig>>& top_fields() {
         {"sensors",
          [](const Json& value, const Place& at, DaemonConfig& config) {
              read_part_map(value, at, config.sensors, sensor_fields(), R"({"period": 60, "enabled": true})");
+         }},
+        {"mqtt", [](const Json& value, const Place& at, DaemonConfig& config) { read_mqtt(value, at, config.mqtt); }},
+        {"outbox",
+         [](const Json& value, const Place& at, DaemonConfig& config) {
+             require_object(value, at, R"({"file": "/var/lib/berrykit/outbox.sqlite"})");
+             read_fields(value, at, config.outbox, outbox_fields());
          }},
     };
     return fields;
@@ -480,6 +791,33 @@ std::optional<std::string> problem_with_socket_path(std::string_view path) {
     return std::nullopt;
 }
 
+std::optional<std::string> problem_with_mqtt_url(std::string_view url) {
+    auto parsed = take_url_apart(url);
+    if (auto* problem = std::get_if<std::string>(&parsed)) return std::move(*problem);
+    return std::nullopt;
+}
+
+MqttUrl parse_mqtt_url(std::string_view url) {
+    auto parsed = take_url_apart(url);
+    if (auto* problem = std::get_if<std::string>(&parsed)) throw Error(ErrorCode::bad_value, "mqtt.url: " + *problem);
+    return std::get<MqttUrl>(std::move(parsed));
+}
+
+std::string MqttUrl::host_port() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+std::string MqttUrl::paho_uri() const { return (tls ? "ssl://" : "tcp://") + host_port(); }
+
+std::vector<std::string> remote_parts(const DaemonConfig& config) {
+    std::vector<std::string> names;
+    for (const auto& [name, access] : config.parts) {
+        if (access.remote) names.push_back(name);
+    }
+    return names;
+}
+
 std::string mode_to_string(unsigned mode) {
     std::array<char, 8> text{};
     std::snprintf(text.data(), text.size(), "%04o", mode & 07777U);
@@ -544,6 +882,12 @@ DaemonConfig load_config(const fs::path& path, bool must_exist) {
     DaemonConfig config = parse_config(text, name);
     if (is_board_path(config.board) && fs::path(config.board).is_relative() && path.has_parent_path()) {
         config.board = (path.parent_path() / config.board).lexically_normal().string();
+    }
+    for (std::string* file : {&config.mqtt.tls.ca_file, &config.mqtt.tls.cert_file, &config.mqtt.tls.key_file,
+                              &config.mqtt.password_file, &config.outbox.file}) {
+        if (!file->empty() && fs::path(*file).is_relative() && path.has_parent_path()) {
+            *file = (path.parent_path() / *file).lexically_normal().string();
+        }
     }
     return config;
 }

@@ -14,6 +14,7 @@
 #include <catch2/catch.hpp>
 
 #include <array>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -64,6 +65,24 @@ TEST_CASE("with no keys berrykitd runs on the documented defaults") {
     CHECK(config.parts.empty());
     CHECK(config.sensors.empty());
     CHECK(defaults().file.empty());
+    // No url: the cloud bridge is off; the rest has its documented defaults.
+    CHECK_FALSE(config.mqtt.enabled());
+    CHECK(config.mqtt.client_id.empty());  // the device id
+    CHECK(config.mqtt.username.empty());
+    CHECK(config.mqtt.password_file.empty());
+    CHECK(config.mqtt.password_env.empty());
+    CHECK(config.mqtt.tls.ca_file.empty());
+    CHECK(config.mqtt.tls.alpn.empty());
+    CHECK(config.mqtt.tls.verify_server_name);
+    CHECK(config.mqtt.keepalive == 60);
+    CHECK(config.mqtt.reconnect.min == 0.5);
+    CHECK(config.mqtt.reconnect.max == 60.0);
+    CHECK(config.mqtt.inflight == 100);
+    CHECK(config.mqtt.topic_prefix == "berrykit");
+    CHECK(config.outbox.file == "/var/lib/berrykit/outbox.sqlite");
+    CHECK(config.outbox.max_bytes == 64ULL * 1024 * 1024);
+    CHECK(config.outbox.batch_window == std::chrono::milliseconds(10));
+    CHECK(remote_parts(config).empty());
 }
 
 TEST_CASE("the device id defaults to the machine's hostname") {
@@ -99,12 +118,31 @@ TEST_CASE("every key of the example file is read") {
     REQUIRE(config.parts.size() == 2);
     CHECK(config.parts.at("buzzer").groups == std::vector<std::string>{"teachers"});
     CHECK(config.parts.at("rgb").groups == std::vector<std::string>{"teachers", "year6"});
+    CHECK_FALSE(config.parts.at("buzzer").remote);
+    CHECK(config.parts.at("rgb").remote);
     REQUIRE(config.sensors.size() == 3);
     CHECK(config.sensors.at("temperature").period == 30.0);
     CHECK(config.sensors.at("temperature").enabled);
     CHECK(config.sensors.at("climate").period == 120.0);
     CHECK_FALSE(config.sensors.at("distance").period.has_value());
     CHECK_FALSE(config.sensors.at("distance").enabled);
+    CHECK(config.mqtt.url == "mqtts://a1b2c3d4e5f6g7-ats.iot.eu-west-2.amazonaws.com:443");
+    CHECK(config.mqtt.client_id == "classroom-pi");
+    // Relative files are taken from the config file's folder.
+    CHECK(config.mqtt.tls.ca_file == (example_file.parent_path() / "AmazonRootCA1.pem").string());
+    CHECK(config.mqtt.tls.cert_file == (example_file.parent_path() / "classroom-pi.cert.pem").string());
+    CHECK(config.mqtt.tls.key_file == (example_file.parent_path() / "classroom-pi.private.key").string());
+    CHECK(config.mqtt.tls.alpn == std::vector<std::string>{"x-amzn-mqtt-ca"});
+    CHECK(config.mqtt.tls.verify_server_name);
+    CHECK(config.mqtt.keepalive == 60);
+    CHECK(config.mqtt.reconnect.min == 0.5);
+    CHECK(config.mqtt.reconnect.max == 60.0);
+    CHECK(config.mqtt.inflight == 100);
+    CHECK(config.mqtt.topic_prefix == "berrykit");
+    CHECK(config.outbox.file == "/var/lib/berrykit/outbox.sqlite");
+    CHECK(config.outbox.max_bytes == 67108864);
+    CHECK(config.outbox.batch_window == std::chrono::milliseconds(10));
+    CHECK(remote_parts(config) == std::vector<std::string>{"rgb"});
 }
 
 TEST_CASE("each key takes the values its section documents") {
@@ -135,6 +173,76 @@ TEST_CASE("each key takes the values its section documents") {
     const DaemonConfig partly = parse_config(R"({"socket": {"group": "staff"}})", "berrykit.json");
     CHECK(partly.socket.path == "/run/berrykit/berrykit.sock");
     CHECK(partly.socket.mode == 0660);
+}
+
+TEST_CASE("the mqtt and outbox keys take the values CONFIG.md documents") {
+    const DaemonConfig config = parse_config(R"({
+        "mqtt": {"url": "mqtt://192.168.1.10", "client_id": "pi-4b:room5", "username": "room 5",
+                 "password_file": "/etc/berrykit/mqtt-password", "keepalive": 5, "reconnect": {"min": 0.1, "max": 0.1},
+                 "inflight": 65535, "topic_prefix": "school/room5"},
+        "outbox": {"file": "/srv/outbox.sqlite", "max_bytes": 65536, "batch_window": 0},
+        "parts": {"red": {"remote": true}, "green": {"remote": false}}
+    })",
+                                             "berrykit.json");
+    CHECK(config.mqtt.enabled());
+    CHECK(config.mqtt.client_id == "pi-4b:room5");
+    CHECK(config.mqtt.username == "room 5");
+    CHECK(config.mqtt.password_file == "/etc/berrykit/mqtt-password");
+    CHECK(config.mqtt.keepalive == 5);
+    CHECK(config.mqtt.reconnect.min == 0.1);
+    CHECK(config.mqtt.reconnect.max == 0.1);
+    CHECK(config.mqtt.inflight == 65535);
+    CHECK(config.mqtt.topic_prefix == "school/room5");
+    CHECK(config.outbox.file == "/srv/outbox.sqlite");
+    CHECK(config.outbox.max_bytes == 65536);
+    CHECK(config.outbox.batch_window == std::chrono::milliseconds(0));
+    CHECK(remote_parts(config) == std::vector<std::string>{"red"});
+
+    const DaemonConfig other = parse_config(R"({
+        "mqtt": {"url": "MQTTS://[fd00::1]:8884/", "username": "pi", "password_env": "BERRYKIT_MQTT_PASSWORD",
+                 "tls": {"verify_server_name": false, "alpn": ["mqtt", "x-amzn-mqtt-ca"]}},
+        "outbox": {"max_bytes": 17179869184, "batch_window": 5}
+    })",
+                                            "berrykit.json");
+    CHECK(other.mqtt.password_env == "BERRYKIT_MQTT_PASSWORD");
+    CHECK_FALSE(other.mqtt.tls.verify_server_name);
+    CHECK(other.mqtt.tls.alpn == std::vector<std::string>{"mqtt", "x-amzn-mqtt-ca"});
+    CHECK(other.outbox.max_bytes == 17179869184ULL);
+    CHECK(other.outbox.batch_window == std::chrono::milliseconds(5000));
+}
+
+TEST_CASE("an MQTT url is taken apart into TLS, host and port") {
+    const MqttUrl plain = parse_mqtt_url("mqtt://broker.local");
+    CHECK_FALSE(plain.tls);
+    CHECK(plain.host == "broker.local");
+    CHECK(plain.port == 1883);
+    CHECK(plain.paho_uri() == "tcp://broker.local:1883");
+    const MqttUrl secure = parse_mqtt_url("mqtts://a1-ats.iot.eu-west-2.amazonaws.com:443");
+    CHECK(secure.tls);
+    CHECK(secure.port == 443);
+    CHECK(secure.host_port() == "a1-ats.iot.eu-west-2.amazonaws.com:443");
+    CHECK(secure.paho_uri() == "ssl://a1-ats.iot.eu-west-2.amazonaws.com:443");
+    CHECK(parse_mqtt_url("mqtts://10.0.0.5").port == 8883);
+    const MqttUrl v6 = parse_mqtt_url("mqtt://[::1]:1884");
+    CHECK(v6.host == "::1");
+    CHECK(v6.host_port() == "[::1]:1884");
+    CHECK_THROWS_MATCHES(parse_mqtt_url("mqtt://host:0"), Error,
+                         IsError(ErrorCode::bad_value, {"mqtt.url: the port must be between 1 and 65535, got 0"}));
+    CHECK_FALSE(problem_with_mqtt_url("mqtt://127.0.0.1:1883").has_value());
+}
+
+TEST_CASE("a password is never read from the config file, and never shown in a message") {
+    const std::string secret = "hunter2-secret";
+    const std::string in_file = config_error(R"({"mqtt": {"url": "mqtt://b", "password": ")" + secret + R"("}})");
+    CHECK(in_file ==
+          "berrykit.json: mqtt.password: the password does not belong in the config file (it gets copied and shown "
+          "around): put it in a file that only berrykitd may read and give that file's path in mqtt.password_file, or "
+          "name an environment variable that holds it in mqtt.password_env");
+    const std::string in_url = config_error(R"({"mqtt": {"url": "mqtts://pi:)" + secret + R"(@broker:8883"}})");
+    CHECK(in_url ==
+          "berrykit.json: mqtt.url: must not hold a username or password (the part before @): put the username in "
+          "mqtt.username and the password in a file named by mqtt.password_file");
+    for (const auto& message : {in_file, in_url}) CHECK(message.find(secret) == std::string::npos);
 }
 
 TEST_CASE("a wrong value is named by its key's path, with what is wrong and what was written") {
@@ -225,6 +333,93 @@ TEST_CASE("a wrong value is named by its key's path, with what is wrong and what
          "berrykit.json: parts.buzzer.groups[1]: \"teachers\" is in the list twice: keep only one"},
         {R"({"parts": {"buzzer": ["teachers"]}})",
          "berrykit.json: parts.buzzer: must be an object like {\"groups\": [\"teachers\"]}, got a list ([...])"},
+        {R"({"parts": {"red": {"remote": "yes"}}})",
+         "berrykit.json: parts.red.remote: must be true or false, got a string (\"yes\")"},
+        // mqtt
+        {R"({"mqtt": "mqtt://broker"})",
+         "berrykit.json: mqtt: must be an object like {\"url\": \"mqtts://broker.example.org:8883\"}, got a string "
+         "(\"mqtt://broker\")"},
+        {R"({"mqtt": {"url": "mqtt://broker:0"}})",
+         "berrykit.json: mqtt.url: the port must be between 1 and 65535, got 0"},
+        {R"({"mqtt": {"url": "mqtt://broker:99999"}})",
+         "berrykit.json: mqtt.url: the port must be between 1 and 65535, got 99999"},
+        {R"({"mqtt": {"url": "mqtt://broker:x"}})", "berrykit.json: mqtt.url: the port must be a number, got \"x\""},
+        {R"({"mqtt": {"url": "tcp://broker:1883"}})",
+         "berrykit.json: mqtt.url: must start with mqtt:// or mqtts://, like \"mqtt://192.168.1.10:1883\" or "
+         "\"mqtts://broker.example.org:8883\", got \"tcp://broker:1883\": write mqtt:// for tcp://"},
+        {R"({"mqtt": {"url": "broker.local"}})",
+         "berrykit.json: mqtt.url: must start with mqtt:// or mqtts://, like \"mqtt://192.168.1.10:1883\" or "
+         "\"mqtts://broker.example.org:8883\", got \"broker.local\""},
+        {R"({"mqtt": {"url": "mqtt://broker/berrykit/#"}})",
+         "berrykit.json: mqtt.url: must be only mqtt(s)://host:port, without a path (berrykitd chooses the topics), "
+         "got \"mqtt://broker/berrykit/#\""},
+        {R"({"mqtt": {"url": "mqtt://:1883"}})",
+         "berrykit.json: mqtt.url: has no host name: like \"mqtt://192.168.1.10:1883\" or "
+         "\"mqtts://broker.example.org:8883\", got \"mqtt://:1883\""},
+        {R"({"mqtt": {"url": "mqtt://my broker"}})",
+         "berrykit.json: mqtt.url: the host must be a name or an address (letters, digits, - and .), got \"my "
+         "broker\""},
+        {R"({"mqtt": {"client_id": "my pi"}})",
+         "berrykit.json: mqtt.client_id: must be 1 to 128 letters, digits and punctuation without spaces, like "
+         "\"classroom-pi\", got \"my pi\""},
+        {R"({"mqtt": {"username": ""}})",
+         "berrykit.json: mqtt.username: must not be empty: leave the key out for no username"},
+        {R"({"mqtt": {"password_file": "mqtt-password"}})",
+         "berrykit.json: mqtt.password_file: a password needs a username: add mqtt.username"},
+        {R"({"mqtt": {"username": "pi", "password_file": ""}})",
+         "berrykit.json: mqtt.password_file: must be the path of a file, like \"/etc/berrykit/mqtt-password\"; leave "
+         "the key out for none"},
+        {R"({"mqtt": {"username": "pi", "password_file": "/etc/berrykit/"}})",
+         "berrykit.json: mqtt.password_file: names a folder (it ends in /): give the path of a file, like "
+         "\"/etc/berrykit/mqtt-password\""},
+        {R"({"mqtt": {"username": "pi", "password_env": "1PASSWORD"}})",
+         "berrykit.json: mqtt.password_env: must be the name of an environment variable (letters, digits and _, not "
+         "starting with a digit), like \"BERRYKIT_MQTT_PASSWORD\", got \"1PASSWORD\": the name, not the password"},
+        {R"({"mqtt": {"username": "pi", "password_file": "/p", "password_env": "P"}})",
+         "berrykit.json: mqtt.password_env: give the password one way: mqtt.password_file or mqtt.password_env, not "
+         "both"},
+        {R"({"mqtt": {"url": "mqtt://broker", "tls": {"ca_file": "/etc/berrykit/ca.pem"}}})",
+         "berrykit.json: mqtt.tls: TLS settings need an mqtts:// url, but mqtt.url is \"mqtt://broker\": write "
+         "mqtts:// (and the broker's TLS port, often 8883)"},
+        {R"({"mqtt": {"tls": {"cert_file": "/etc/berrykit/pi.crt"}}})",
+         "berrykit.json: mqtt.tls.cert_file: a client certificate needs its key and the key its certificate: add "
+         "mqtt.tls.key_file"},
+        {R"({"mqtt": {"tls": {"alpn": "x-amzn-mqtt-ca"}}})",
+         "berrykit.json: mqtt.tls.alpn: must be a list of protocol names, like [\"x-amzn-mqtt-ca\"], got a string "
+         "(\"x-amzn-mqtt-ca\"): put it in [ ]"},
+        {R"({"mqtt": {"tls": {"alpn": ["mqtt", "mqtt"]}}})",
+         "berrykit.json: mqtt.tls.alpn[1]: \"mqtt\" is in the list twice: keep only one"},
+        {R"({"mqtt": {"tls": {"verify_server_name": "no"}}})",
+         "berrykit.json: mqtt.tls.verify_server_name: must be true or false, got a string (\"no\")"},
+        {R"({"mqtt": {"keepalive": 2}})", "berrykit.json: mqtt.keepalive: must be between 5 and 3600 seconds, got 2"},
+        {R"({"mqtt": {"keepalive": 30.5}})",
+         "berrykit.json: mqtt.keepalive: must be a whole number of seconds, got 30.5"},
+        {R"({"mqtt": {"inflight": 0}})", "berrykit.json: mqtt.inflight: must be between 1 and 65535 messages, got 0"},
+        {R"({"mqtt": {"inflight": 70000}})",
+         "berrykit.json: mqtt.inflight: must be between 1 and 65535 messages, got 70000"},
+        {R"({"mqtt": {"reconnect": {"min": 0}}})",
+         "berrykit.json: mqtt.reconnect.min: must be between 0.1 and 60 seconds, got 0"},
+        {R"({"mqtt": {"reconnect": {"max": 7200}}})",
+         "berrykit.json: mqtt.reconnect.max: must be between 0.1 and 3600 seconds, got 7200"},
+        {R"({"mqtt": {"reconnect": {"min": 5, "max": 2}}})",
+         "berrykit.json: mqtt.reconnect.max: must be at least mqtt.reconnect.min (5 seconds), got 2"},
+        {R"({"mqtt": {"topic_prefix": "berrykit/#"}})",
+         "berrykit.json: mqtt.topic_prefix: must not contain + or # (they are MQTT wildcards), got \"berrykit/#\""},
+        {R"({"mqtt": {"topic_prefix": "$SYS"}})",
+         "berrykit.json: mqtt.topic_prefix: must not start with $ (those topics are the broker's own), got \"$SYS\""},
+        {R"({"mqtt": {"topic_prefix": "school//room5"}})",
+         "berrykit.json: mqtt.topic_prefix: must not start or end with / or have an empty level (//), like "
+         "\"berrykit\" or \"school/room5\", got \"school//room5\""},
+        // outbox
+        {R"({"outbox": {"max_bytes": 1000}})",
+         "berrykit.json: outbox.max_bytes: must be between 65536 and 17179869184 bytes, got 1000"},
+        {R"({"outbox": {"max_bytes": 65536.5}})",
+         "berrykit.json: outbox.max_bytes: must be a whole number of bytes, got 65536.5"},
+        {R"({"outbox": {"batch_window": 6}})",
+         "berrykit.json: outbox.batch_window: must be between 0 and 5 seconds, got 6"},
+        {R"({"outbox": {"file": 5}})",
+         "berrykit.json: outbox.file: must be a string, got a number (5): write it in quotes, like "
+         "\"/var/lib/berrykit/outbox.sqlite\""},
     };
     for (const auto& c : cases) {
         INFO(c.json);
@@ -237,17 +432,27 @@ TEST_CASE("an unknown key is named by its path, with the keys that belong there"
           "berrykit.json: clients.maxx: unknown key; the keys here are max, max_line_bytes, send_queue_bytes");
     CHECK(config_error(R"({"colour": "red"})") ==
           "berrykit.json: colour: unknown key; the keys here are board, backend, log_level, device_id, socket, "
-          "clients, parts, sensors");
+          "clients, parts, sensors, mqtt, outbox");
     CHECK(config_error(R"({"socket": {"owner": "pi"}})") ==
           "berrykit.json: socket.owner: unknown key; the keys here are path, group, mode");
     CHECK(config_error(R"({"parts": {"red": {"group": ["teachers"]}}})") ==
-          "berrykit.json: parts.red.group: unknown key; the keys here are groups");
+          "berrykit.json: parts.red.group: unknown key; the keys here are groups, remote");
+    CHECK(config_error(R"({"mqtt": {"host": "broker"}})") ==
+          "berrykit.json: mqtt.host: unknown key; the keys here are url, client_id, username, password_file, "
+          "password_env, tls, keepalive, reconnect, inflight, topic_prefix");
+    CHECK(config_error(R"({"mqtt": {"tls": {"ca": "/etc/ca.pem"}}})") ==
+          "berrykit.json: mqtt.tls.ca: unknown key; the keys here are ca_file, cert_file, key_file, alpn, "
+          "verify_server_name");
+    CHECK(config_error(R"({"mqtt": {"reconnect": {"maximum": 5}}})") ==
+          "berrykit.json: mqtt.reconnect.maximum: unknown key; the keys here are min, max");
+    CHECK(config_error(R"({"outbox": {"path": "/x"}})") ==
+          "berrykit.json: outbox.path: unknown key; the keys here are file, max_bytes, batch_window");
     CHECK(config_error(R"({"sensors": {"temperature": {"every": 5}}})") ==
           "berrykit.json: sensors.temperature.every: unknown key; the keys here are period, enabled");
     // A key that is a line of text cannot garble the message.
     CHECK(config_error("{\"a\\nb\": 1}") ==
           "berrykit.json: a?b: unknown key; the keys here are board, backend, log_level, device_id, socket, "
-          "clients, parts, sensors");
+          "clients, parts, sensors, mqtt, outbox");
 }
 
 TEST_CASE("a key written twice is an error, not a silent choice of one") {
@@ -361,6 +566,21 @@ TEST_CASE("a config file's error names the file as it was given") {
                 {file.string() + ": sensors.temperature.period: must be between 0.1 and 3600 seconds, got -2"}));
 }
 
+TEST_CASE("the files named under mqtt and outbox are found next to the config file") {
+    TempDir dir;
+    const auto file = dir.write("etc/berrykit.json", R"({
+        "mqtt": {"url": "mqtts://broker", "username": "pi", "password_file": "mqtt-password",
+                 "tls": {"ca_file": "certs/ca.pem", "cert_file": "/opt/pi.crt", "key_file": "../keys/pi.key"}},
+        "outbox": {"file": "outbox.sqlite"}
+    })");
+    const DaemonConfig config = load_config(file, true);
+    CHECK(config.mqtt.password_file == (dir.path() / "etc" / "mqtt-password").string());
+    CHECK(config.mqtt.tls.ca_file == (dir.path() / "etc" / "certs" / "ca.pem").string());
+    CHECK(config.mqtt.tls.cert_file == "/opt/pi.crt");
+    CHECK(config.mqtt.tls.key_file == (dir.path() / "keys" / "pi.key").string());
+    CHECK(config.outbox.file == (dir.path() / "etc" / "outbox.sqlite").string());
+}
+
 TEST_CASE("a board file named in the config is found next to it") {
     TempDir dir;
     dir.write("etc/kit.json", "{}");
@@ -433,6 +653,10 @@ TEST_CASE("CONFIG.md shows the example file as it is and documents every key") {
         {"clients.", R"({"clients": {"x": 1}})"},
         {"parts.<part>.", R"({"parts": {"red": {"x": 1}}})"},
         {"sensors.<part>.", R"({"sensors": {"red": {"x": 1}}})"},
+        {"mqtt.", R"({"mqtt": {"x": 1}})"},
+        {"mqtt.tls.", R"({"mqtt": {"tls": {"x": 1}}})"},
+        {"mqtt.reconnect.", R"({"mqtt": {"reconnect": {"x": 1}}})"},
+        {"outbox.", R"({"outbox": {"x": 1}})"},
     };
     for (const auto& [prefix, json] : sections) {
         for (const auto& key : keys_listed(json)) {

@@ -6,7 +6,8 @@
 //     "board": "classroom",
 //     "socket": {"group": "berrykit", "mode": "0660"},
 //     "parts": {"buzzer": {"groups": ["teachers"]}},
-//     "sensors": {"temperature": {"period": 30}, "distance": {"enabled": false}}
+//     "sensors": {"temperature": {"period": 30}, "distance": {"enabled": false}},
+//     "mqtt": {"url": "mqtts://broker.example.org:8883", "tls": {"ca_file": "ca.pem"}}
 //   }
 //
 // Reading it validates everything that can be checked without the board and the machine's users:
@@ -18,7 +19,9 @@
 
 #include "berrykit/board.hpp"
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -51,12 +54,62 @@ struct ClientsConfig {
 struct PartAccess {
     // Unix groups whose members may use the part; empty means everyone who can open the socket.
     std::vector<std::string> groups;
+    // The cloud may send this part commands (MQTT commands/<part>). Off unless the file says so.
+    bool remote = false;
 };
 
 // "sensors": { "<part>": { "period": …, "enabled": … } }: how the daemon samples a sensor.
 struct SensorConfig {
     std::optional<double> period;  // seconds between readings, 0.1 … 3600; unset: the sensor type's default
     bool enabled = true;
+};
+
+// "mqtt.tls": how an mqtts:// connection checks the broker and shows who this Pi is.
+struct MqttTlsConfig {
+    std::string ca_file;    // the CA certificates (PEM) the broker's certificate must be signed by; empty: the system's
+    std::string cert_file;  // this Pi's client certificate (PEM); with key_file, or neither
+    std::string key_file;   // its private key (PEM, not encrypted)
+    std::vector<std::string> alpn;   // ALPN protocols to offer, like ["x-amzn-mqtt-ca"] (AWS IoT on port 443)
+    bool verify_server_name = true;  // the certificate must name the host in the url
+};
+
+// "mqtt.reconnect": how long berrykitd waits before connecting again (see reconnect_delay()).
+struct MqttReconnectConfig {
+    double min = 0.5;  // seconds, 0.1 … 60
+    double max = 60;   // seconds, 0.1 … 3600, at least min
+};
+
+// "mqtt": the cloud bridge. No url: the bridge is off.
+struct MqttConfig {
+    std::string url;            // mqtt://host[:port] (1883) or mqtts://host[:port] (8883); empty: off
+    std::string client_id;      // empty: the device id
+    std::string username;       // empty: none
+    std::string password_file;  // a file holding the password (one line); never the password itself
+    std::string password_env;   // or the name of an environment variable holding it
+    MqttTlsConfig tls;
+    unsigned keepalive = 60;  // seconds between pings when nothing else is sent, 5 … 3600
+    MqttReconnectConfig reconnect;
+    std::size_t inflight = 100;             // messages sent and not yet acknowledged, at most; 1 … 65535
+    std::string topic_prefix = "berrykit";  // topics are <topic_prefix>/<device_id>/...
+
+    bool enabled() const noexcept { return !url.empty(); }
+};
+
+// "outbox": where readings wait for the broker (the durable outbox, mirrored by OutboxOptions).
+struct OutboxConfig {
+    std::string file = "/var/lib/berrykit/outbox.sqlite";
+    std::uint64_t max_bytes = 64ULL * 1024 * 1024;  // 65536 … 17179869184 (16 GiB)
+    std::chrono::milliseconds batch_window{10};     // 0 … 5 s: how long a commit waits to gather more
+};
+
+// An mqtt:// or mqtts:// url, taken apart.
+struct MqttUrl {
+    bool tls = false;
+    std::string host;   // a name, an IPv4 address, or an IPv6 address without its [ ]
+    unsigned port = 0;  // 1883 or 8883 when the url gives none
+
+    std::string host_port() const;  // "host:port", "[::1]:1883"
+    std::string paho_uri() const;   // "tcp://host:port" or "ssl://host:port", as Paho takes it
 };
 
 struct DaemonConfig {
@@ -70,7 +123,15 @@ struct DaemonConfig {
     ClientsConfig clients;
     std::map<std::string, PartAccess> parts;      // part name → who may use it
     std::map<std::string, SensorConfig> sensors;  // part name → its sampling
+    MqttConfig mqtt;
+    OutboxConfig outbox;
 };
+
+// The parts marked "remote" in "parts", in name order: the cloud may send them commands.
+std::vector<std::string> remote_parts(const DaemonConfig& config);
+
+// Takes an mqtt:// or mqtts:// url apart. Throws Error(bad_value) with what problem_with_mqtt_url says.
+MqttUrl parse_mqtt_url(std::string_view url);
 
 // The values berrykitd runs on with no config file (device_id: this machine's hostname).
 DaemonConfig defaults();
@@ -82,7 +143,7 @@ DaemonConfig parse_config(std::string_view text, const std::string& file);
 // Reads and parses `path`. When it does not exist: the defaults if `must_exist` is false (the
 // default path may be missing), else an error (a path given with --config must exist). A file that
 // exists but cannot be read is always an error. A relative board path in the file ("myboard.json")
-// is taken relative to the file's folder.
+// is taken relative to the file's folder, and so are the files under "mqtt" and "outbox".
 DaemonConfig load_config(const std::filesystem::path& path, bool must_exist);
 
 // Checks the config's part names against the board it runs: every key of "parts" must be a part on
@@ -123,6 +184,7 @@ std::optional<std::string> problem_with_board(std::string_view board);
 std::optional<std::string> problem_with_backend(std::string_view backend);
 std::optional<std::string> problem_with_log_level(std::string_view level);
 std::optional<std::string> problem_with_socket_path(std::string_view path);
+std::optional<std::string> problem_with_mqtt_url(std::string_view url);
 
 // The mode as the file writes it: 0660 → "0660".
 std::string mode_to_string(unsigned mode);

@@ -125,6 +125,25 @@ std::string describe_lines(const json& lines) {
     return out;
 }
 
+// "connected to 127.0.0.1:1883; 120 sent, 0 waiting on disk" (cloud_status in words).
+std::string describe_cloud(const json& cloud) {
+    if (!cloud.value("enabled", false)) return "off (no mqtt.url in the config)";
+    std::string out;
+    const json mqtt = cloud.value("mqtt", json::object());
+    out = mqtt.value("state", std::string("-"));
+    const json outbox = cloud.value("outbox", json::object());
+    out += "; " + std::to_string(mqtt.value("acknowledged", 0ULL)) + " sent, " +
+           std::to_string(outbox.value("queued", 0ULL)) + " waiting on disk";
+    if (const auto dropped = outbox.value("dropped", 0ULL); dropped > 0) {
+        out += ", " + std::to_string(dropped) + " dropped (the outbox was full: raise outbox.max_bytes)";
+    }
+    if (const std::string error = mqtt.value("last_error", std::string());
+        !error.empty() && !mqtt.value("connected", false)) {
+        out += "\n             last problem: " + error;
+    }
+    return out;
+}
+
 // --- commands ---
 
 int status(const Settings& settings) {
@@ -132,9 +151,11 @@ int status(const Settings& settings) {
     const json hello =
         call(daemon, settings, "hello", {{"protocol", berrykit::daemon::protocol_version}, {"program", "berrykit"}});
     const json parts = call(daemon, settings, "parts")["parts"];
+    const json cloud = call(daemon, settings, "cloud_status");
     if (settings.json) {
         json out = hello;
         out["parts"] = parts;
+        out["cloud"] = cloud;
         std::cout << out.dump() << std::endl;
         return exit_ok;
     }
@@ -152,7 +173,7 @@ int status(const Settings& settings) {
               << "  in use:    ";
     if (owners.empty()) std::cout << "nothing";
     for (std::size_t i = 0; i < owners.size(); ++i) std::cout << (i ? "; " : "") << owners[i];
-    std::cout << std::endl;
+    std::cout << "\n  cloud:     " << describe_cloud(cloud) << std::endl;
     return exit_ok;
 }
 

@@ -5,14 +5,18 @@
 //   2. SIGTERM, SIGINT and SIGHUP blocked and read through a signalfd, before any thread starts;
 //   3. the board: backend and board definition (exit 2 if the config names parts it lacks,
 //      exit 1 if the board cannot be opened);
-//   4. the local API: every part opened, the socket bound (exit 1 if it cannot be);
+//   4. the cloud, when the config has mqtt.url: the outbox opened (exit 1 if its folder cannot be
+//      written), then the local API: every part opened, the socket bound (exit 1 if it cannot
+//      be), then the MQTT bridge started (it connects in the background, and keeps trying);
 //   5. signals and the systemd watchdog on the event loop;
 //   6. READY=1 to systemd, "ready" in the log;
 //   7. the event loop, on this thread, until SIGTERM or SIGINT.
 // Shut-down, in this order: STOPPING=1; every client disconnected, its outputs back to rest; the
-// socket removed; the board closed (every line released); exit 0.
+// socket removed; the MQTT bridge stopped (retained "offline", clean disconnect); the outbox
+// closed (what is still unsent stays on disk for the next start); the board closed (every line
+// released); exit 0.
 // SIGHUP reads the config again: log level, limits and part access change at once, and claims
-// are kept; a new board, backend or socket needs a restart, and the log says so.
+// are kept; a new board, backend, socket, mqtt or outbox needs a restart, and the log says so.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
@@ -23,7 +27,9 @@
 
 #include "berrykit/daemon/config.hpp"
 #include "berrykit/daemon/log.hpp"
+#include "berrykit/daemon/mqtt_bridge.hpp"
 #include "berrykit/daemon/options.hpp"
+#include "berrykit/daemon/outbox.hpp"
 #include "berrykit/daemon/sd_notify.hpp"
 #include "berrykit/daemon/server.hpp"
 #include "berrykit/error.hpp"
@@ -44,11 +50,27 @@ ServerOptions server_options(const DaemonConfig& config, const BoardDefinition& 
     options.send_queue_bytes = config.clients.send_queue_bytes;
     for (const auto& [part, access] : config.parts) options.part_groups[part] = access.groups;
     options.device_id = config.device_id;
+    for (const std::string& part : remote_parts(config)) options.remote_parts.insert(part);
     for (const SensorSampling& sampling : sensor_sampling(config, board)) {
         options.sensor_periods[sampling.part] = sampling.period;
         if (sampling.enabled) options.sampled.insert(sampling.part);
     }
     return options;
+}
+
+OutboxOptions outbox_options(const DaemonConfig& config) {
+    OutboxOptions options;
+    options.file = config.outbox.file;
+    options.max_bytes = config.outbox.max_bytes;
+    options.batch_window = config.outbox.batch_window;
+    return options;
+}
+
+nlohmann::json to_json(const MqttBridgeStatus& status) {
+    return nlohmann::json{{"connected", status.connected},       {"state", status.state},
+                          {"last_error", status.last_error},     {"published", status.published},
+                          {"acknowledged", status.acknowledged}, {"reconnects", status.reconnects},
+                          {"inflight", status.inflight},         {"commands", status.commands}};
 }
 
 void apply_log_level(const DaemonConfig& config) {
@@ -103,18 +125,39 @@ int main(int argc, char** argv) {
         return exit_bad_config;
     }
 
-    // 4. The local API.
+    // 4. The cloud's outbox, the local API, the MQTT bridge.
+    EventLoop& loop = *kit->loop();
     Server server(kit, server_options(config, kit->board()));
+    std::shared_ptr<Outbox> outbox;
+    std::unique_ptr<OutboxSourceFor<Outbox>> outbox_source;
+    std::unique_ptr<MqttBridge> bridge;
     try {
+        if (config.mqtt.enabled()) {
+            outbox = std::make_shared<Outbox>(outbox_options(config));
+            server.set_outbox(outbox, config.mqtt.topic_prefix);
+            outbox_source = std::make_unique<OutboxSourceFor<Outbox>>(*outbox);
+            // A command arrives on the bridge's thread; it is checked and carried out on the loop.
+            bridge = std::make_unique<MqttBridge>(
+                *outbox_source,
+                mqtt_bridge_options(config, [&loop, &server](MqttCommand command, MqttCommandReply reply) {
+                    loop.post([&server, command = std::move(command), reply = std::move(reply)] {
+                        reply(server.run_cloud_command(command.part, command.payload).dump());
+                    });
+                }));
+            server.set_cloud_status([&bridge] { return to_json(bridge->status()); });
+        }
         server.start();
+        if (bridge) bridge->start();
     } catch (const Error& e) {
         log_error(e.what());
+        server.stop();
+        bridge.reset();
+        outbox.reset();
         kit->close();
-        return 1;
+        return e.code() == ErrorCode::bad_value ? exit_bad_config : 1;
     }
 
     // 5. Signals and the watchdog, on the loop.
-    EventLoop& loop = *kit->loop();
     const SystemdNotifier notifier = SystemdNotifier::from_environment();
     if (!notifier.problem().empty()) log_warning("systemd notification: " + notifier.problem());
     loop.set_error_handler([](const std::string& message) { log_error("berrykitd: " + message); });
@@ -129,6 +172,12 @@ int main(int argc, char** argv) {
                     if (fresh.board != config.board || fresh.backend != config.backend ||
                         fresh.socket.path != config.socket.path) {
                         log_warning("the new board, backend or socket takes effect when berrykitd restarts");
+                    }
+                    if (fresh.mqtt.url != config.mqtt.url || fresh.outbox.file != config.outbox.file ||
+                        remote_parts(fresh) != remote_parts(config) || fresh.device_id != config.device_id) {
+                        log_warning(
+                            "the new mqtt, outbox, device_id or remote parts take effect when berrykitd "
+                            "restarts (sudo systemctl restart berrykitd)");
                     }
                     config = std::move(fresh);
                     apply_log_level(config);
@@ -168,6 +217,10 @@ int main(int argc, char** argv) {
     // Shut-down.
     notifier.stopping();
     server.stop();
+    if (bridge) bridge->stop();
+    bridge.reset();
+    outbox_source.reset();
+    outbox.reset();
     kit->close();
     ::close(signal_fd);
     log_info("berrykitd stopped");

@@ -1,4 +1,5 @@
 #include "berrykit/daemon/mqtt_bridge.hpp"
+#include "berrykit/daemon/utc.hpp"
 
 #include "berrykit/error.hpp"
 #include "mqtt_diagnosis.hpp"
@@ -46,19 +47,6 @@ constexpr std::size_t max_password_bytes = 4096;
 // wait: a broker that takes the connection and drops it at once (another Pi with the same client
 // id, a policy that forbids a topic) is then not hammered.
 constexpr auto stable_connection = std::chrono::seconds(30);
-
-// UTC ISO-8601 with milliseconds: "2026-11-03T09:15:02.123Z".
-std::string utc_now() {
-    const auto now = std::chrono::system_clock::now();
-    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-    const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-    std::tm utc{};
-    gmtime_r(&seconds, &utc);
-    std::array<char, 40> text{};
-    std::snprintf(text.data(), text.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>(ms % 1000));
-    return text.data();
-}
 
 std::string seconds_text(double seconds) {
     std::array<char, 32> text{};
@@ -257,7 +245,7 @@ struct MqttBridge::Impl : std::enable_shared_from_this<Impl> {
     std::string status_payload(const char* status, const char* reason, bool with_time) const {
         nlohmann::json payload = {{"device", options.device_id}, {"status", status}};
         if (reason) payload["reason"] = reason;
-        if (with_time) payload["ts"] = utc_now();
+        if (with_time) payload["ts"] = utc_iso_now();
         return payload.dump();
     }
 

@@ -16,6 +16,7 @@
 #include <fstream>
 
 #include "berrykit/daemon/outbox.hpp"
+#include "berrykit/daemon/utc.hpp"
 #include "berrykit/error.hpp"
 
 namespace berrykit::daemon {
@@ -98,22 +99,6 @@ std::string program_of(pid_t pid) {
 }
 
 // UTC ISO-8601 with milliseconds for an event that happened at `monotonic` on CLOCK_MONOTONIC.
-std::string utc_iso(Nanos monotonic) {
-    timespec mono{}, real{};
-    clock_gettime(CLOCK_MONOTONIC, &mono);
-    clock_gettime(CLOCK_REALTIME, &real);
-    const std::int64_t mono_ns = std::int64_t{mono.tv_sec} * 1'000'000'000 + mono.tv_nsec;
-    const std::int64_t real_ns = std::int64_t{real.tv_sec} * 1'000'000'000 + real.tv_nsec;
-    const std::int64_t at = real_ns - (mono_ns - monotonic.count());
-    const time_t seconds = static_cast<time_t>(at / 1'000'000'000);
-    tm utc{};
-    gmtime_r(&seconds, &utc);
-    char text[64];
-    std::snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", utc.tm_year + 1900, utc.tm_mon + 1,
-                  utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, static_cast<int>((at / 1'000'000) % 1000));
-    return text;
-}
-
 }  // namespace
 
 struct Server::Part {
@@ -256,7 +241,7 @@ void Server::start_sampling() {
         json message{{"event", "reading"}, {"part", reading.part}};
         message.update(reading.fields);
         message["time"] = to_seconds(reading.time);
-        message["ts"] = utc_iso(reading.time);
+        message["ts"] = utc_iso_of_monotonic(reading.time);
         send_to_subscribers(reading.part, message);
         to_cloud("readings", reading.part, reading.fields, reading.time);
     });
@@ -778,7 +763,7 @@ void Server::deliver_events() {
         const json message{{"event", to_string(event->kind)},
                            {"part", name},
                            {"time", to_seconds(event->time)},
-                           {"ts", utc_iso(event->time)}};
+                           {"ts", utc_iso_of_monotonic(event->time)}};
         send_to_subscribers(name, message);
         to_cloud("events", name, json{{"value", to_string(event->kind)}}, event->time);
     }
@@ -798,7 +783,7 @@ void Server::to_cloud(const std::string& kind, const std::string& name, json fie
     if (!outbox_) return;
     json payload{{"device", options_.device_id}, {kind == "events" ? "part" : "sensor", name}};
     payload.update(fields);
-    payload["ts"] = utc_iso(time);
+    payload["ts"] = utc_iso_of_monotonic(time);
     // The payload is finished by the outbox, which gives it its seq; "seq" goes last.
     outbox_->append(
         topic_prefix_ + "/" + options_.device_id + "/" + kind + "/" + name,
@@ -937,7 +922,7 @@ json Server::run_cloud_command(const std::string& part_name, std::string_view pa
         result["ok"] = false;
         result["error"] = {{"code", to_string(e.code())}, {"message", e.what()}};
     }
-    result["ts"] = utc_iso(kit_->backend().clock().now());
+    result["ts"] = utc_iso_of_monotonic(kit_->backend().clock().now());
     return result;
 }
 

@@ -7,6 +7,7 @@
 
 Every broker a test starts, the test stops (the fixtures do it).
 """
+import os
 import shutil
 import socket
 import subprocess
@@ -74,6 +75,10 @@ class Broker:
         self.port = free_port()
         self.tls_port = free_port() if tls else None
         lines = [f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
+        if os.geteuid() == 0:
+            # Run as root, mosquitto would become the user "mosquitto", who may not read the
+            # test's private folder (its certificates, its persistence).
+            lines.insert(0, "user root")
         if tls:
             lines += [f"listener {self.tls_port} 127.0.0.1", f"cafile {tls.ca}", f"certfile {tls.server}",
                       f"keyfile {tls.server_key}"]

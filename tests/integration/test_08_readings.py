@@ -41,7 +41,9 @@ def test_readings_come_at_the_period_and_follow_the_sensor(sampling_daemon):
     while readings(c, "temperature", 1)[0]["value"] != 30:
         assert time.monotonic() < deadline
     light = readings(c, "light", 2)[-1]
-    assert light["value"] == pytest.approx(0.5, abs=0.02)  # the simulated room's default light
+    # The simulated room's default light, measured by timing a capacitor on the real clock: a busy
+    # machine makes the charge time (and so the reading) a little off.
+    assert light["value"] == pytest.approx(0.5, abs=0.05)
     teacher.close()
     c.close()
 

@@ -98,6 +98,22 @@ std::string summary(const DaemonConfig& config, const CommandLine& command_line,
         out << (i ? ", " : "") << sampled[i].part;
         out << (sampled[i].enabled ? " every " + to_text(sampled[i].period) + " s" : std::string(" off"));
     }
+    out << "\n  cloud:     ";
+    if (!config.mqtt.enabled()) {
+        out << "off (no mqtt.url)";
+    } else {
+        const MqttTlsConfig& tls = config.mqtt.tls;
+        out << config.mqtt.url << ", topics " << config.mqtt.topic_prefix << "/" << config.device_id << "/...";
+        if (!tls.ca_file.empty()) out << ", CA " << tls.ca_file;
+        if (!tls.cert_file.empty()) out << ", certificate " << tls.cert_file;
+        for (std::size_t i = 0; i < tls.alpn.size(); ++i) out << (i ? ", " : ", ALPN ") << tls.alpn[i];
+        if (!config.mqtt.username.empty()) out << ", user " << config.mqtt.username;
+        const auto remote = remote_parts(config);
+        out << "\n  commands:  ";
+        if (remote.empty()) out << "none (no part has \"remote\": true)";
+        for (std::size_t i = 0; i < remote.size(); ++i) out << (i ? ", " : "from the cloud for ") << remote[i];
+        out << "\n  outbox:    " << config.outbox.file << ", at most " << config.outbox.max_bytes << " bytes";
+    }
     out << "\n";
     return out.str();
 }

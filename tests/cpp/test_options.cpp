@@ -111,6 +111,13 @@ TEST_CASE("checking a good config (--check-config) says what berrykitd would run
     CHECK_THAT(
         result.text,
         Catch::Contains("  sensors:   temperature every 30 s, climate every 120 s, light every 1 s, distance off\n"));
+    const std::string data_dir = example_file.parent_path().string();
+    CHECK_THAT(result.text, Catch::Contains("  cloud:     mqtts://a1b2c3d4e5f6g7-ats.iot.eu-west-2.amazonaws.com:443, "
+                                            "topics berrykit/classroom-pi/..., CA " +
+                                            data_dir + "/AmazonRootCA1.pem, certificate " + data_dir +
+                                            "/classroom-pi.cert.pem, ALPN x-amzn-mqtt-ca\n"));
+    CHECK_THAT(result.text, Catch::Contains("  commands:  from the cloud for rgb\n"));
+    CHECK_THAT(result.text, Catch::Contains("  outbox:    /var/lib/berrykit/outbox.sqlite, at most 67108864 bytes\n"));
 
     // With the flags, it checks what the flags make of the file.
     const ExitNow flagged =

@@ -268,3 +268,37 @@ def test_the_size_cap_drops_the_oldest_and_says_how_many(tmp_path, broker, cloud
         assert len(missing) <= status["dropped"]
     finally:
         daemon.stop()
+
+
+def test_a_kids_script_sends_its_own_value_with_cloud_send(tmp_path, broker, cloud):
+    daemon = start_daemon(tmp_path, broker.url)
+    try:
+        wait_connected(daemon)
+        script = tmp_path / "score.py"
+        script.write_text("from berrykit import cloud\n"
+                          "seq = cloud.send('score', 42, unit='points')\n"
+                          "print(seq)\n")
+        env = dict(os.environ, BERRYKIT_SOCKET=daemon.socket)
+        env.pop("BERRYKIT_BOARD", None)
+        out = subprocess.run([PYTHON, str(script)], env=env, capture_output=True, text=True, timeout=30)
+        assert out.returncode == 0, out.stderr
+        seq = int(out.stdout)
+        _, sent = cloud.wait_for(lambda t, p: t == f"berrykit/{DEVICE}/readings/score", 10, "the kid's value")
+        assert sent["value"] == 42 and sent["unit"] == "points" and sent["seq"] == seq
+        assert sent["sensor"] == "score" and sent["from"] == "score.py"
+    finally:
+        daemon.stop()
+
+
+def test_a_damaged_outbox_is_moved_aside_and_berrykitd_carries_on(tmp_path, broker, cloud):
+    (tmp_path / "outbox.sqlite").write_bytes(b"this is not a database, the SD card lost it" * 100)
+    daemon = start_daemon(tmp_path, broker.url)
+    try:
+        wait_connected(daemon)
+        seqs = send_values(daemon, 3, 0)
+        wait_until(lambda: set(seqs) <= cloud.seqs(), 10, "values sent after the damaged outbox was replaced")
+        aside = [p.name for p in tmp_path.iterdir() if p.name.startswith("outbox.sqlite.corrupt-")]
+        assert aside, list(tmp_path.iterdir())
+    finally:
+        daemon.stop()
+    assert "moved" in daemon.log and "outbox.sqlite.corrupt-" in daemon.log, daemon.log

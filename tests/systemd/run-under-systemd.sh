@@ -48,7 +48,7 @@ fail() {
 cat >"$work/inside.sh" <<'INSIDE'
 #!/usr/bin/env bash
 set -euo pipefail
-work=$1 berrykitd=$2 unit=$3 boards=$4
+work=$1 berrykitd=$2 unit=$3 boards=$4 cli=$5
 for d in etc var usr/local; do
   name=${d//\//-}
   mkdir -p "$work/$name-upper" "$work/$name-work"
@@ -64,6 +64,7 @@ getent passwd berrykit >/dev/null || useradd --system --user-group --home-dir /v
 getent passwd pupil >/dev/null || useradd --user-group --no-create-home --groups berrykit pupil
 getent passwd stranger >/dev/null || useradd --user-group --no-create-home stranger
 install -D -m 0755 "$berrykitd" /usr/local/sbin/berrykitd
+install -D -m 0755 "$cli" /usr/local/bin/berrykit  # the build folder may be closed to other users
 mkdir -p /usr/local/share/berrykit/boards
 cp "$boards"/*.json /usr/local/share/berrykit/boards/
 install -D -m 0644 "$unit" /etc/systemd/system/berrykitd.service
@@ -88,7 +89,7 @@ exec /lib/systemd/systemd --system --unit=basic.target --log-target=console --sh
 INSIDE
 
 BREAKING=$breaking unshare --pid --fork --mount --propagation private --mount-proc \
-  bash "$work/inside.sh" "$work" "$berrykitd" "$unit" "$boards" >"$work/systemd.log" 2>&1 </dev/null &
+  bash "$work/inside.sh" "$work" "$berrykitd" "$unit" "$boards" "$cli" >"$work/systemd.log" 2>&1 </dev/null &
 unshare_pid=$!
 ns_pid=
 cleanup() {
@@ -166,19 +167,19 @@ log "socket /run/berrykit/berrykit.sock is 0660 berrykit:berrykit in a 0750 fold
 # 5. A pupil in group berrykit uses it; someone outside the group cannot. `berrykit set` holds
 #    the LED until it is stopped (here by timeout's SIGTERM after 3 s), then red goes back to rest.
 as() { local who=$1; shift; ns setpriv --reuid "$who" --regid "$who" --init-groups env -u BERRYKIT_SOCKET "$@"; }
-as pupil timeout -s TERM 3 "$cli" set red on >"$work/pupil.out" 2>&1 &
+as pupil timeout -s TERM 3 berrykit set red on >"$work/pupil.out" 2>&1 &
 setter=$!
 red=
 for _ in $(seq 50); do
-  red=$(as pupil "$cli" get red 2>&1 || true)
+  red=$(as pupil berrykit get red 2>&1 || true)
   [ "$red" = "red: on" ] && break
   sleep 0.1
 done
 [ "$red" = "red: on" ] || { cat "$work/pupil.out" >&2; fail "a pupil in group berrykit could not turn red on (get red: $red)"; }
 wait "$setter" || true
 grep -q "red is on" "$work/pupil.out" || { cat "$work/pupil.out" >&2; fail "berrykit set did not say red is on"; }
-[ "$(as pupil "$cli" get red)" = "red: off" ] || fail "red did not go back to rest after the pupil's set ended: $(as pupil "$cli" get red 2>&1)"
-if as stranger "$cli" status >"$work/stranger.out" 2>&1; then fail "someone outside group berrykit reached the socket"; fi
+[ "$(as pupil berrykit get red)" = "red: off" ] || fail "red did not go back to rest after the pupil's set ended: $(as pupil berrykit get red 2>&1)"
+if as stranger berrykit status >"$work/stranger.out" 2>&1; then fail "someone outside group berrykit reached the socket"; fi
 grep -qi "permission\|not allowed\|group" "$work/stranger.out" || { cat "$work/stranger.out" >&2; fail "the stranger's error does not say why"; }
 log "a pupil in group berrykit turned red on, and off by letting go; a stranger was refused:"
 sed 's/^/    /' "$work/stranger.out"

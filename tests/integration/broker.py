@@ -8,6 +8,7 @@
 Every broker a test starts, the test stops (the fixtures do it).
 """
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -17,9 +18,20 @@ MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free 127.0.0.1 port below the kernel's ephemeral range: a port that bind(0) never hands
+    to another program, so a broker stopped for a while gets it back when it starts again."""
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+        low = int(f.read().split()[0])
+    first = max(1024, low - 12000)
+    for _ in range(200):
+        port = random.randrange(first, low)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+                return port
+            except OSError:
+                continue
+    raise RuntimeError(f"no free port between {first} and {low}")
 
 
 def wait_until(condition, timeout, what):

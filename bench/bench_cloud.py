@@ -22,7 +22,6 @@ notes when each seq arrives. The bench stops every process it starts.
 import argparse
 import json
 import os
-import random
 import re
 import resource
 import select
@@ -40,12 +39,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
 from bench_daemon import line_reader, percentile  # noqa: E402
+# The integration tests' durable broker (sessions and queues kept across a restart, no queue
+# limits, a port outside the ephemeral range so it gets it back after the outage).
+from broker import Broker, free_port  # noqa: E402
 
 DEVICE = "bench-pi"
 REFERENCE_DEVICE = "bench-mq"  # mosquitto_pub's topic: as long as berrykitd's
 NAME = "bench"
-MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 MOSQUITTO_PUB = shutil.which("mosquitto_pub") or "/usr/bin/mosquitto_pub"
 TICKS = os.sysconf("SC_CLK_TCK")
 SEQ = re.compile(rb'"seq":(\d+)')
@@ -149,68 +151,6 @@ def wait_until(condition, timeout, what):
         if time.monotonic() > deadline:
             raise RuntimeError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.005)
-
-
-def port_outside_ephemeral_range():
-    """A free 127.0.0.1 port below the kernel's ephemeral range. The broker is away for a minute
-    in figure 4 and must get its port back: a port from bind(("127.0.0.1", 0)), as
-    tests/integration/broker.py takes, can be handed to another program on this machine meanwhile
-    (it happened: "Address already in use" on the restart)."""
-    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
-    for _ in range(200):
-        port = random.randrange(max(1024, low - 12000), low)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-                return port
-            except OSError:
-                continue
-    raise RuntimeError(f"no free port between {max(1024, low - 12000)} and {low}")
-
-
-class Broker:
-    """mosquitto on 127.0.0.1, as tests/integration/broker.py's durable broker: sessions and their
-    queues kept across a restart (persistence), no limit on queued or in-flight messages, anonymous
-    clients allowed; as root it stays root (else it would become "mosquitto", who may not write
-    the bench's folder)."""
-
-    def __init__(self, folder):
-        self.folder = folder / "mosquitto"
-        self.folder.mkdir()
-        self.port = port_outside_ephemeral_range()
-        lines = [f"persistence true", f"persistence_location {self.folder}/", "autosave_interval 1",
-                 "max_queued_messages 0", "max_inflight_messages 0", "per_listener_settings false",
-                 f"listener {self.port} 127.0.0.1", "allow_anonymous true"]
-        if os.geteuid() == 0:
-            lines.insert(0, "user root")
-        self.config = self.folder / "mosquitto.conf"
-        self.config.write_text("\n".join(lines) + "\n")
-        self.log_path = self.folder / "mosquitto.log"
-        self.process = None
-        self.start()
-
-    def start(self):
-        with open(self.log_path, "a") as log:
-            self.process = subprocess.Popen([MOSQUITTO, "-c", str(self.config)], stdout=log, stderr=log)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), 0.5).close()
-                return
-            except OSError:
-                if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"mosquitto did not start: {self.log_path.read_text()[-2000:]}")
-                time.sleep(0.02)
-
-    def stop(self):
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
 
 
 class Subscriber:
@@ -551,7 +491,7 @@ def latency_run(args, broker, folder, batch_window):
 
 def disk_run(args, folder, count):
     """The broker away (a port nobody listens on): `count` readings queued; bytes on disk."""
-    daemon = Daemon(args, folder, port_outside_ephemeral_range())
+    daemon = Daemon(args, folder, free_port())
     try:
         seqs, t0, t1 = send_pipelined(daemon.socket, count, args.connections, args.window)
         outbox = daemon.status()["outbox"]
@@ -699,7 +639,7 @@ def main():
     args.sockets = tempfile.mkdtemp(prefix="berrykit-bench-cloud-")
     broker = None
     try:
-        broker = Broker(tmp)
+        broker = Broker(tmp, durable=True)
         print(f"berrykitd's cloud bridge; mosquitto on 127.0.0.1:{broker.port}; outbox in {tmp}"
               f" ({file_system(tmp)}); {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
         if "1" in args.figures:

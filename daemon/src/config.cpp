@@ -1,6 +1,7 @@
 #include "berrykit/daemon/config.hpp"
 
 #include "berrykit/error.hpp"
+#include "berrykit/json_words.hpp"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -50,26 +51,6 @@ std::string quoted_choices(const std::vector<std::string>& items) {
     return out;
 }
 
-// Text from the file, made safe to print: control characters become '?' and a long text is cut,
-// so a stray newline or a pasted paragraph cannot garble the message.
-std::string shown(std::string_view text) {
-    constexpr std::size_t limit = 40;
-    std::string out;
-    for (const char c : text.substr(0, limit)) out += std::iscntrl(static_cast<unsigned char>(c)) ? '?' : c;
-    if (text.size() > limit) out += "...";
-    return out;
-}
-
-// "a string (\"fast\")", "a number (17)", "a list ([...])": what was written, in words.
-std::string describe(const Json& value) {
-    if (value.is_string()) return "a string (\"" + shown(value.get<std::string>()) + "\")";
-    if (value.is_boolean()) return std::string("true/false (") + (value.get<bool>() ? "true" : "false") + ")";
-    if (value.is_number()) return "a number (" + value.dump() + ")";
-    if (value.is_object()) return "an object ({...})";
-    if (value.is_array()) return "a list ([...])";
-    return "null";
-}
-
 std::string a_or_an(const std::string& word) {
     // "an LED", "an RGB LED", "a button"
     const bool vowel_sound = !word.empty() && (std::string("AEIOUaeiou").find(word[0]) != std::string::npos ||
@@ -96,34 +77,6 @@ private:
     std::string file_;
     std::string path_;
 };
-
-bool parses_as_number(const std::string& text) {
-    if (text.empty()) return false;
-    char* end = nullptr;
-    std::strtod(text.c_str(), &end);
-    return end == text.c_str() + text.size();
-}
-
-std::string require_string(const Json& value, const Place& at, const std::string& example) {
-    if (value.is_string()) return value.get<std::string>();
-    std::string hint;
-    if (value.is_number() || value.is_boolean()) hint = ": write it in quotes, like " + example;
-    at.fail("must be a string, got " + describe(value) + hint);
-}
-
-bool require_bool(const Json& value, const Place& at) {
-    if (value.is_boolean()) return value.get<bool>();
-    std::string hint;
-    if (value.is_string() && (value == "true" || value == "false")) hint = ": write it without quotes";
-    at.fail("must be true or false, got " + describe(value) + hint);
-}
-
-double require_number(const Json& value, const Place& at) {
-    if (value.is_number()) return value.get<double>();
-    std::string hint;
-    if (value.is_string() && parses_as_number(value.get<std::string>())) hint = ": write it without quotes";
-    at.fail("must be a number, got " + describe(value) + hint);
-}
 
 // A whole number from `low` to `high` (`unit` names what it counts, for the message).
 std::size_t require_count(const Json& value, const Place& at, std::size_t low, std::size_t high, const char* unit) {

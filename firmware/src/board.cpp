@@ -1,5 +1,7 @@
 #include "berrykit/board.hpp"
 
+#include "berrykit/json_words.hpp"
+
 #include "berrykit/error.hpp"
 
 #include <nlohmann/json.hpp>
@@ -97,28 +99,6 @@ std::string known_types() {
     return join(names);
 }
 
-// Text from the file, made safe to print: control characters become '?' and a long name is cut,
-// so a stray newline or a pasted paragraph cannot garble the message.
-std::string shown(std::string_view text) {
-    constexpr std::size_t limit = 40;
-    std::string out;
-    for (const char c : text.substr(0, limit)) {
-        out += std::iscntrl(static_cast<unsigned char>(c)) ? '?' : c;
-    }
-    if (text.size() > limit) out += "...";
-    return out;
-}
-
-// "a string (\"fast\")", "a number (17)", "a list": what a kid wrote, in words.
-std::string describe(const Json& value) {
-    if (value.is_string()) return "a string (\"" + shown(value.get<std::string>()) + "\")";
-    if (value.is_boolean()) return std::string("true/false (") + (value.get<bool>() ? "true" : "false") + ")";
-    if (value.is_number()) return "a number (" + value.dump() + ")";
-    if (value.is_object()) return "an object ({...})";
-    if (value.is_array()) return "a list ([...])";
-    return "null";
-}
-
 // Every message starts "<file>: part '<part>': field '<field>': ".
 class Place {
 public:
@@ -142,35 +122,6 @@ private:
     std::optional<std::string> part_;  // set even when empty: a part called "" is still named
     std::string field_;
 };
-
-bool parses_as_number(const std::string& text) {
-    if (text.empty()) return false;
-    std::istringstream in(text);
-    double ignored = 0;
-    in >> ignored;
-    return !in.fail() && in.eof();
-}
-
-std::string require_string(const Json& value, const Place& where, const std::string& example) {
-    if (value.is_string()) return value.get<std::string>();
-    std::string hint;
-    if (value.is_number()) hint = ": write it in quotes, like " + example;
-    where.fail("must be a string, got " + describe(value) + hint);
-}
-
-bool require_bool(const Json& value, const Place& where) {
-    if (value.is_boolean()) return value.get<bool>();
-    std::string hint;
-    if (value.is_string() && (value == "true" || value == "false")) hint = ": write it without quotes";
-    where.fail("must be true or false, got " + describe(value) + hint);
-}
-
-double require_number(const Json& value, const Place& where) {
-    if (value.is_number()) return value.get<double>();
-    std::string hint;
-    if (value.is_string() && parses_as_number(value.get<std::string>())) hint = ": write it without quotes";
-    where.fail("must be a number, got " + describe(value) + hint);
-}
 
 // "GPIO017" or "gpio17" or "17" → "GPIO17", when that is a header line: for "did you mean".
 std::optional<std::string> guess_line(const std::string& text) {

@@ -185,6 +185,9 @@ public:
         }
     }
 
+    // Told the name of every line whose level changes (SimBackend::set_line_observer).
+    std::function<void(const std::string&)> line_observer;
+
     const SimBackend::Options& options() const noexcept { return options_; }
     SimSensorBus& sensors() noexcept { return sensors_; }
     std::recursive_mutex& lock() noexcept { return board_.lock(); }
@@ -206,13 +209,17 @@ public:
 
     // Works out the line's level again; a change is recorded, shown to circuits, and reported
     // to an input pin on the line as an edge (when `report_edge`). `always_record` records the
-    // level even when it did not change (an output's initial level).
-    void settle(Line& line, bool report_edge, bool always_record = false);
+    // level even when it did not change (an output's initial level). `at` is when the change
+    // happened, if not now: see drive.
+    void settle(Line& line, bool report_edge, bool always_record = false, std::optional<Nanos> at = std::nullopt);
 
-    // The outside world pushes the line (a button, a PIR, a circuit's output).
-    void drive(Line& line, std::optional<bool> level) {
+    // The outside world pushes the line (a button, a PIR, a circuit's output). A circuit's
+    // scheduled change passes `at`, the time it was due: the edge carries that time, as a real
+    // edge carries the kernel's timestamp, so a busy computer that runs the timer late does not
+    // make an echo look shorter or a capacitor charge look slower.
+    void drive(Line& line, std::optional<bool> level, std::optional<Nanos> at = std::nullopt) {
         line.driven = level;
-        settle(line, true);
+        settle(line, true, false, at);
     }
 
     void clear_history(Line& line) {
@@ -301,6 +308,7 @@ private:
     }
 
     void record(Line& line, double value) {
+        if (line_observer) line_observer(line.info.name);
         line.history.push_back(Sample{seconds(), value});
         while (line.history.size() > options_.history_limit) {
             line.history.pop_front();
@@ -320,6 +328,7 @@ private:
 
     SimBackend& board_;
     SimBackend::Options options_;
+
     Nanos start_;
     std::array<Line, last_header_gpio + 1> lines_{};  // indexed by BCM number; 0 and 1 unused
     std::map<std::pair<std::string, std::string>, SetValue> values_;
@@ -353,7 +362,7 @@ private:
     Line& line_;
 };
 
-void World::settle(Line& line, bool report_edge, bool always_record) {
+void World::settle(Line& line, bool report_edge, bool always_record, std::optional<Nanos> at) {
     const double before = line.level;
     const double after = level_of(line);
     const bool changed = after != before;
@@ -364,7 +373,7 @@ void World::settle(Line& line, bool report_edge, bool always_record) {
     level_changed(line, before);
     // Last, because an edge handler may do anything, even close the pin.
     if (report_edge && line.pin && line.mode == PinMode::input && is_high(before) != is_high(after)) {
-        line.pin->report_edge(is_high(after), now());
+        line.pin->report_edge(is_high(after), at.value_or(now()));
     }
 }
 
@@ -389,11 +398,11 @@ void World::start_echo(DistanceCircuit& circuit, int trigger_bcm) {
     const Nanos rise = now() + echo_delay;
     const int echo_bcm = circuit.echo_bcm;
     auto& scheduler = board_.scheduler();
-    scheduler.call_at(rise, [this, echo_bcm] { drive(line_number(echo_bcm), true); });
-    scheduler.call_at(rise + width, [this, echo_bcm, trigger_bcm] {
+    scheduler.call_at(rise, [this, echo_bcm, rise] { drive(line_number(echo_bcm), true, rise); });
+    scheduler.call_at(rise + width, [this, echo_bcm, trigger_bcm, fall = rise + width] {
         Line& trigger = line_number(trigger_bcm);
         if (trigger.distance) trigger.distance->measuring = false;
-        drive(line_number(echo_bcm), false);
+        drive(line_number(echo_bcm), false, fall);
     });
 }
 
@@ -405,10 +414,11 @@ void World::start_charging(Line& line) {
     if (light <= 0) return;  // in the dark the LDR passes no current: the line never rises
     const auto charge = Nanos{std::llround(static_cast<double>(circuit.charge_time_limit.count()) * (1.0 - light))};
     const int bcm = line.info.bcm;
-    circuit.charge_timer = board_.scheduler().call_later(std::max(charge, quickest_charge), [this, bcm] {
+    const Nanos full = now() + std::max(charge, quickest_charge);
+    circuit.charge_timer = board_.scheduler().call_at(full, [this, bcm, full] {
         Line& charged = line_number(bcm);
         if (charged.light) charged.light->charge_timer = 0;
-        drive(charged, true);
+        drive(charged, true, full);
     });
 }
 
@@ -485,6 +495,11 @@ std::vector<Sample> SimBackend::history(std::string_view line) const {
 void SimBackend::clear_history(std::string_view line) {
     std::lock_guard guard(lock());
     impl_->clear_history(impl_->line_named(line));
+}
+
+void SimBackend::set_line_observer(std::function<void(const std::string& line)> observer) {
+    std::lock_guard guard(lock());
+    impl_->line_observer = std::move(observer);
 }
 
 std::uint64_t SimBackend::history_dropped(std::string_view line) const {

@@ -53,9 +53,12 @@ class Cloud:
             self.all.append((message.topic, payload))
         self.messages.put((message.topic, payload))
 
-    def seqs(self, kind="readings"):
+    def seqs(self, kinds=("readings", "events")):
+        """The seqs that arrived. One counter numbers a device's readings and its events (a
+        button's press, a distance sensor's out_of_range), so a gap check counts both."""
         with self.lock:
-            return {p["seq"] for t, p in self.all if f"/{kind}/" in t and isinstance(p, dict) and "seq" in p}
+            return {p["seq"] for t, p in self.all
+                    if any(f"/{kind}/" in t for kind in kinds) and isinstance(p, dict) and "seq" in p}
 
     def wait_for(self, condition, timeout, what):
         wait_until(lambda: any(condition(t, p) for t, p in list(self.all)), timeout, what)

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -78,6 +79,11 @@ public:
     void clear_history(std::string_view line);
     // Samples dropped from the front of the line's history because of `history_limit`.
     std::uint64_t history_dropped(std::string_view line) const;
+    // Called with the line's name (with the board lock held, on whichever thread made it) for
+    // every level change a line's history records. One observer at a time; an empty function
+    // removes it. It must not block: a watcher such as the classroom page notes the change and
+    // returns.
+    void set_line_observer(std::function<void(const std::string& line)> observer);
 
     // --- circuits of the kit's sensors ------------------------------------------------------
     // An LDR with a capacitor on `line` (gpiozero's LightSensor wiring). When a pin on the line

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The main job: the simulated classroom.
 #
-#   - mosquitto, the MQTT broker, on a free port of this computer only (127.0.0.1);
-#   - berrykitd on the simulated board, sending its readings to that broker (the cloud bridge),
-#     with the red LED open to commands from the cloud;
-#   - the function runner with lessons/functions/handler.py, the cloud function;
+#   - `berrykit sim`, the teacher's command: mosquitto, the MQTT broker, on a free port of this
+#     computer only (127.0.0.1); berrykitd on the simulated board, with its classroom page (the
+#     board in a browser: the address is printed), sending its readings to that broker, with the
+#     red LED open to commands from the cloud; the function runner with the cloud function
+#     lessons/functions/handler.py;
 #   - lessons/demo.py, a lesson driving the board through berrykitd, drawn in the terminal;
 #   - lessons/functions/warm_room.py: the classroom warms up, and the cloud function turns the
 #     red LED on above 25 °C.
@@ -22,59 +23,30 @@ fi
 rm -f "$log"
 
 run_dir=$(mktemp -d)
-pids=()
+sim_pid=
 stop_all() {
-  for ((i = ${#pids[@]} - 1; i >= 0; i--)); do kill -TERM "${pids[i]}" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  if [ -n "$sim_pid" ]; then kill -INT "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi
   rm -rf "$run_dir"
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-fail() {
-  echo "demo: $1 (its log follows)" >&2
-  cat "$2" >&2
-  exit 1
-}
-wait_for() {  # wait_for WHAT TEST...: up to 10 s
-  local what=$1; shift
-  for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done
-  return 1
-}
-
-# 1. The broker, on loopback only.
-port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-mosquitto=$(command -v mosquitto || echo /usr/sbin/mosquitto)
-printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$run_dir/mosquitto.conf"
-"$mosquitto" -c "$run_dir/mosquitto.conf" >"$run_dir/mosquitto.log" 2>&1 &
-pids+=($!)
-broker_up() { (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-wait_for broker broker_up || fail "mosquitto did not start" "$run_dir/mosquitto.log"
-echo "demo: the MQTT broker (mosquitto) listens on 127.0.0.1:$port"
-
-# 2. berrykitd, with the cloud bridge.
+# 1-3. The simulated classroom, as a teacher starts it: `berrykit sim` runs mosquitto on a free
+# 127.0.0.1 port, berrykitd on the simulated board (with its page, and its readings going to the
+# broker) and the function runner with lessons/functions/handler.py.
 socket="$run_dir/berrykit.sock"
-cat >"$run_dir/berrykit.json" <<EOF
-{
-  "device_id": "classroom-pi",
-  "mqtt": {"url": "mqtt://127.0.0.1:$port", "reconnect": {"min": 0.2, "max": 2}},
-  "outbox": {"file": "$run_dir/outbox.sqlite"},
-  "sensors": {"temperature": {"period": 1}},
-  "parts": {"red": {"remote": true}}
-}
-EOF
-build/daemon/berrykitd --backend sim --socket "$socket" --config "$run_dir/berrykit.json" 2>"$run_dir/berrykitd.log" &
-pids+=($!)
-wait_for berrykitd test -S "$socket" || fail "berrykitd did not start" "$run_dir/berrykitd.log"
-echo "demo: berrykitd runs the simulated board on $socket and sends its readings to the broker"
-
-# 3. The cloud function.
-/usr/bin/python3 -m berrykit.functions lessons/functions/handler.py --broker "mqtt://127.0.0.1:$port" \
-  >"$run_dir/functions.log" 2>&1 &
-pids+=($!)
-wait_for "the function runner" grep -q "connected to" "$run_dir/functions.log" ||
-  fail "the function runner did not connect" "$run_dir/functions.log"
-echo "demo: the cloud function lessons/functions/handler.py waits for readings"
+build/daemon/berrykit --socket "$socket" sim >"$run_dir/sim.out" 2>&1 &
+sim_pid=$!
+for _ in $(seq 400); do
+  grep -q "Press Ctrl+C" "$run_dir/sim.out" && break
+  if ! kill -0 "$sim_pid" 2>/dev/null; then
+    cat "$run_dir/sim.out" >&2; echo "demo: the simulated classroom did not start (above)" >&2; exit 1
+  fi
+  sleep 0.05
+done
+grep -q "Press Ctrl+C" "$run_dir/sim.out" || { cat "$run_dir/sim.out" >&2; echo "demo: the classroom took too long to start" >&2; exit 1; }
+sed -n '/the page:/,/logs:/p' "$run_dir/sim.out" | sed 's/^ */demo: /'
+logs=$(sed -n 's/^ *logs: *\([^ ]*\).*/\1/p' "$run_dir/sim.out")
 
 # 4. The lesson, then the cloud lesson.
 export BERRYKIT_SOCKET="$socket"
@@ -83,5 +55,5 @@ echo
 /usr/bin/python3 lessons/functions/warm_room.py 2
 echo
 echo "demo: what the cloud function did (the last lines of its log):"
-grep -E "→|returned|command" "$run_dir/functions.log" | tail -n 6 | sed 's/^/    /'
+grep -E "→|returned|command" "$logs/functions.log" | tail -n 6 | sed 's/^/    /'
 echo "demo: berrykitd's cloud bridge: $(build/daemon/berrykit --socket "$socket" status | sed -n 's/^ *cloud: *//p')"

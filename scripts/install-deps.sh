@@ -10,6 +10,7 @@ packages=(
   python3 python3-dev pybind11-dev python3-pytest
   python3-gpiozero
   libsqlite3-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev mosquitto mosquitto-clients python3-paho-mqtt openssl
+  libcpp-httplib-dev chromium chromium-driver python3-selenium
 )
 
 missing=()

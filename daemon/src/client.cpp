@@ -42,9 +42,17 @@ Error cannot_connect(const std::string& path, int error) {
 
 }  // namespace
 
+std::string sim_socket_path() {
+    if (const char* runtime = ::getenv("XDG_RUNTIME_DIR"); runtime && *runtime) {
+        return std::string(runtime) + "/berrykit/berrykit.sock";
+    }
+    return "/tmp/berrykit-" + std::to_string(::getuid()) + "/berrykit.sock";
+}
+
 std::string choose_socket_path(std::string_view given) {
     if (!given.empty()) return std::string(given);
     if (const char* env = ::getenv("BERRYKIT_SOCKET"); env && *env) return env;
+    if (const std::string sim = sim_socket_path(); ::access(sim.c_str(), F_OK) == 0) return sim;
     return default_socket_path;
 }
 

@@ -3,6 +3,7 @@
 #include "berrykit/error.hpp"
 #include "berrykit/json_words.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -562,6 +563,24 @@ const std::vector<Field<OutboxConfig>>& outbox_fields() {
     return fields;
 }
 
+const std::vector<Field<WebConfig>>& web_fields() {
+    static const std::vector<Field<WebConfig>> fields = {
+        {"enabled", [](const Json& value, const Place& at, WebConfig& web) { web.enabled = require_bool(value, at); }},
+        {"address",
+         [](const Json& value, const Place& at, WebConfig& web) {
+             web.address = require_string(value, at, "\"127.0.0.1\"");
+             if (const auto problem = problem_with_web_address(web.address)) at.fail(*problem);
+         }},
+        {"port",
+         [](const Json& value, const Place& at, WebConfig& web) {
+             web.port = static_cast<unsigned>(require_count(value, at, 0, 65535, "(0: any free port)"));
+         }},
+        {"max_pages", [](const Json& value, const Place& at,
+                         WebConfig& web) { web.max_pages = require_count(value, at, 1, 256, "pages"); }},
+    };
+    return fields;
+}
+
 // An object of part name → section (the "parts" and "sensors" maps).
 template <typename Section>
 void read_part_map(const Json& value, const Place& at, std::map<std::string, Section>& out,
@@ -623,6 +642,11 @@ const std::vector<Field<DaemonConfig>>& top_fields() {
          [](const Json& value, const Place& at, DaemonConfig& config) {
              require_object(value, at, R"({"file": "/var/lib/berrykit/outbox.sqlite"})");
              read_fields(value, at, config.outbox, outbox_fields());
+         }},
+        {"web",
+         [](const Json& value, const Place& at, DaemonConfig& config) {
+             require_object(value, at, R"({"enabled": true, "port": 8080})");
+             read_fields(value, at, config.web, web_fields());
          }},
     };
     return fields;
@@ -748,6 +772,17 @@ std::optional<std::string> problem_with_mqtt_url(std::string_view url) {
     auto parsed = take_url_apart(url);
     if (auto* problem = std::get_if<std::string>(&parsed)) return std::move(*problem);
     return std::nullopt;
+}
+
+std::optional<std::string> problem_with_web_address(std::string_view address) {
+    const std::string text(address);
+    in6_addr any{};
+    if (::inet_pton(AF_INET, text.c_str(), &any) == 1 || ::inet_pton(AF_INET6, text.c_str(), &any) == 1) {
+        return std::nullopt;
+    }
+    return "must be an IP address like \"127.0.0.1\" (this computer only) or \"0.0.0.0\" (every network), "
+           "got \"" +
+           shown(text) + "\"";
 }
 
 MqttUrl parse_mqtt_url(std::string_view url) {

@@ -1,6 +1,7 @@
 // berrykit — the command for berrykitd: look at the board and use its parts from a terminal.
 //
 //   berrykit status | parts | set PART VALUE [--once] | get PART | read SENSOR | watch [PART...]
+//   berrykit sim [--port N] [--address IP] [--board NAME] [--function FILE] [--no-cloud]
 //   global: --socket PATH, --json, --help, --version
 //
 // daemon/CLI.md documents every command, what it prints and the exit codes. Errors go to stderr in
@@ -28,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "berrykit/daemon/classroom.hpp"
 #include "berrykit/daemon/client.hpp"
 #include "berrykit/daemon/server.hpp"
 #include "berrykit/error.hpp"
@@ -173,7 +175,10 @@ int status(const Settings& settings) {
               << "  in use:    ";
     if (owners.empty()) std::cout << "nothing";
     for (std::size_t i = 0; i < owners.size(); ++i) std::cout << (i ? "; " : "") << owners[i];
-    std::cout << "\n  cloud:     " << describe_cloud(cloud) << std::endl;
+    std::cout << "\n  cloud:     " << describe_cloud(cloud) << "\n  page:      "
+              << (hello.value("page", json()).is_string() ? "open " + hello["page"].get<std::string>() + " in a browser"
+                                                          : std::string("off"))
+              << std::endl;
     return exit_ok;
 }
 
@@ -377,7 +382,8 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.fallthrough();  // `berrykit get red --json` as well as `berrykit --json get red`
     app.footer(
-        "The socket is --socket, else $BERRYKIT_SOCKET, else /run/berrykit/berrykit.sock.\n"
+        "The socket is --socket, else $BERRYKIT_SOCKET, else the one `berrykit sim` runs, else\n"
+        "/run/berrykit/berrykit.sock.\n"
         "Exit codes: 0 done; 1 berrykitd refused (the message says why); 2 the command line is wrong;\n"
         "            3 berrykitd cannot be reached. daemon/CLI.md has more.");
     Settings settings;
@@ -403,6 +409,20 @@ int main(int argc, char** argv) {
     std::vector<std::string> watched;
     auto* watch_command = app.add_subcommand("watch", "show events (presses, motion...) until Ctrl+C");
     watch_command->add_option("parts", watched, "the parts to watch (all when none)");
+    berrykit::daemon::ClassroomOptions classroom;
+    auto* sim_command = app.add_subcommand(
+        "sim",
+        "the simulated classroom on this computer: berrykitd, its page in a browser, a local MQTT broker "
+        "and the cloud function, until Ctrl+C");
+    sim_command->add_option("--port", classroom.page_port, "the page's port (8080; another if it is taken; 0: any)")
+        ->check(CLI::Range(0, 65535));
+    sim_command->add_option("--address", classroom.address,
+                            "where the page listens: 127.0.0.1 (this computer) or 0.0.0.0 (every network)");
+    sim_command->add_option("--board", classroom.board, "the board: a name (\"classroom\") or a board file");
+    sim_command->add_option("--function", classroom.function,
+                            "the cloud function's file (the example lessons/functions/handler.py)");
+    bool no_cloud = false;
+    sim_command->add_flag("--no-cloud", no_cloud, "no broker and no cloud function");
 
     try {
         app.parse(argc, argv);
@@ -415,7 +435,7 @@ int main(int argc, char** argv) {
                 if (word.empty() || word.front() == '-' || word == "--socket") continue;
                 if (app.get_subcommands([&](const CLI::App* command) { return command->get_name() == word; }).empty()) {
                     std::cerr << "berrykit has no command '" << word
-                              << "': the commands are status, parts, set, get, read and watch (berrykit --help)"
+                              << "': the commands are status, parts, set, get, read, watch and sim (berrykit --help)"
                               << std::endl;
                     return exit_usage;
                 }
@@ -437,6 +457,11 @@ int main(int argc, char** argv) {
         if (*get_command) return get_part(settings, part);
         if (*read_command) return read_sensor(settings, part);
         if (*watch_command) return watch(settings, watched, signals);
+        if (*sim_command) {
+            classroom.socket = settings.socket;
+            classroom.cloud = !no_cloud;
+            return berrykit::daemon::run_classroom(classroom, signals, std::cout, std::cerr);
+        }
     } catch (const Refused& refused) {
         std::cerr << "berrykit: " << refused.message << std::endl;
         return exit_refused;

@@ -32,6 +32,7 @@
 #include "berrykit/daemon/outbox.hpp"
 #include "berrykit/daemon/sd_notify.hpp"
 #include "berrykit/daemon/server.hpp"
+#include "berrykit/daemon/web.hpp"
 #include "berrykit/error.hpp"
 #include "berrykit/kit.hpp"
 
@@ -55,6 +56,14 @@ ServerOptions server_options(const DaemonConfig& config, const BoardDefinition& 
         options.sensor_periods[sampling.part] = sampling.period;
         if (sampling.enabled) options.sampled.insert(sampling.part);
     }
+    return options;
+}
+
+WebOptions web_options(const DaemonConfig& config) {
+    WebOptions options;
+    options.address = config.web.address;
+    options.port = config.web.port;
+    options.max_pages = config.web.max_pages;
     return options;
 }
 
@@ -131,7 +140,16 @@ int main(int argc, char** argv) {
     std::shared_ptr<Outbox> outbox;
     std::unique_ptr<OutboxSourceFor<Outbox>> outbox_source;
     std::unique_ptr<MqttBridge> bridge;
+    std::shared_ptr<WebView> web;
     try {
+        if (config.web.enabled && kit->sim()) {
+            web = std::make_shared<WebView>(kit, server, web_options(config));
+            server.set_watcher(web);
+        } else if (config.web.enabled) {
+            log_warning(
+                "web.enabled is on, but the classroom page shows only the simulated board, and this berrykitd "
+                "drives real pins: there is no page");
+        }
         if (config.mqtt.enabled()) {
             outbox = std::make_shared<Outbox>(outbox_options(config));
             server.set_outbox(outbox, config.mqtt.topic_prefix);
@@ -147,9 +165,14 @@ int main(int argc, char** argv) {
             server.set_cloud_status([&bridge] { return to_json(bridge->status()); });
         }
         server.start();
+        if (web) {
+            web->start();
+            server.set_page_url(web->url());
+        }
         if (bridge) bridge->start();
     } catch (const Error& e) {
         log_error(e.what());
+        if (web) web->stop();
         server.stop();
         bridge.reset();
         outbox.reset();
@@ -172,6 +195,10 @@ int main(int argc, char** argv) {
                     if (fresh.board != config.board || fresh.backend != config.backend ||
                         fresh.socket.path != config.socket.path) {
                         log_warning("the new board, backend or socket takes effect when berrykitd restarts");
+                    }
+                    if (fresh.web.enabled != config.web.enabled || fresh.web.address != config.web.address ||
+                        fresh.web.port != config.web.port || fresh.web.max_pages != config.web.max_pages) {
+                        log_warning("the new web settings take effect when berrykitd restarts");
                     }
                     if (fresh.mqtt.url != config.mqtt.url || fresh.outbox.file != config.outbox.file ||
                         remote_parts(fresh) != remote_parts(config) || fresh.device_id != config.device_id) {
@@ -210,12 +237,14 @@ int main(int argc, char** argv) {
         "serving the " + kit->board().name + " board (" + kit->backend_kind() + ") on " + config.socket.path;
     notifier.ready(ready);
     log_info("berrykitd " + ready);
+    if (web) log_info("the classroom page is at " + web->url());
 
     // 7. Run.
     loop.run();
 
     // Shut-down.
     notifier.stopping();
+    if (web) web->stop();
     server.stop();
     if (bridge) bridge->stop();
     bridge.reset();

@@ -114,6 +114,14 @@ std::string summary(const DaemonConfig& config, const CommandLine& command_line,
         for (std::size_t i = 0; i < remote.size(); ++i) out << (i ? ", " : "from the cloud for ") << remote[i];
         out << "\n  outbox:    " << config.outbox.file << ", at most " << config.outbox.max_bytes << " bytes";
     }
+    out << "\n  page:      ";
+    if (!config.web.enabled) {
+        out << "off (web.enabled is false)";
+    } else {
+        out << "http://" << config.web.address << ":"
+            << (config.web.port == 0 ? std::string("<any free port>") : std::to_string(config.web.port))
+            << "/ (the simulated board only), at most " << config.web.max_pages << " pages";
+    }
     out << "\n";
     return out.str();
 }

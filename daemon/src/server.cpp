@@ -98,7 +98,25 @@ std::string program_of(pid_t pid) {
     return name.empty() ? "unknown" : name;
 }
 
-// UTC ISO-8601 with milliseconds for an event that happened at `monotonic` on CLOCK_MONOTONIC.
+// What an event means, in words for the page's log ("button was pressed").
+const char* event_words(EventKind kind) {
+    switch (kind) {
+        case EventKind::pressed: return "was pressed";
+        case EventKind::released: return "was let go";
+        case EventKind::held: return "is being held down";
+        case EventKind::motion: return "saw something move";
+        case EventKind::no_motion: return "sees nothing moving now";
+        case EventKind::light: return "sees light";
+        case EventKind::dark: return "is in the dark";
+        case EventKind::in_range: return "sees something close";
+        case EventKind::out_of_range: return "sees nothing close now";
+    }
+    return "did something";
+}
+
+// The requests the classroom page may make: the simulated world's inputs, nothing else.
+bool is_page_op(const std::string& op) { return op == "sim_press" || op == "sim_release" || op == "sim_set_sensor"; }
+
 }  // namespace
 
 struct Server::Part {
@@ -172,6 +190,16 @@ void Server::start() {
         }
         parts_by_device_[part->device->id()] = part.get();
         parts_[def.name] = std::move(part);
+        for (const auto& [role, line] : def.lines) parts_by_line_[line].push_back(def.name);
+    }
+    if (watcher_ && kit_->sim()) {
+        // Every level change on a part's line (a blink, a PWM duty, a press, a sensor's echo)
+        // may change what the page shows.
+        kit_->sim()->set_line_observer([this](const std::string& line) {
+            if (const auto it = parts_by_line_.find(line); it != parts_by_line_.end()) {
+                for (const std::string& part : it->second) changed(part);
+            }
+        });
     }
 
     // The socket. A stale one (left by a crash) is replaced; a live one means a second daemon.
@@ -244,6 +272,7 @@ void Server::start_sampling() {
         message["ts"] = utc_iso_of_monotonic(reading.time);
         send_to_subscribers(reading.part, message);
         to_cloud("readings", reading.part, reading.fields, reading.time);
+        changed(reading.part);
     });
     for (const std::string& name : options_.sampled) {
         const auto it = parts_.find(name);
@@ -301,6 +330,7 @@ void Server::stop() {
     if (sampler_) sampler_->stop();
     std::lock_guard guard(kit_->backend().lock());
     *alive_ = false;  // replies the outbox still owes have no one to go to
+    if (watcher_ && kit_->sim()) kit_->sim()->set_line_observer({});
     sampler_.reset();
     while (!clients_.empty()) disconnect(clients_.begin()->first, "the daemon is stopping");
     if (listen_fd_ >= 0) {
@@ -448,7 +478,10 @@ void Server::release_claims(Client& client) {
         if (part.owner == client.fd) {
             part.owner = -1;
             if (!part.def.keep) rest(part);
+            log_for_page(name, name + " is free again: " + client.peer.program + " has stopped",
+                         kit_->backend().clock().now());
         }
+        changed(name);
     }
     client.claims.clear();
 }
@@ -483,6 +516,12 @@ void Server::handle_line(Client& client, std::string_view line) {
             refuse("bad_request", "every request needs an \"id\" (a number or a string) to match its reply");
         }
         reply_deferred_ = false;
+        if (watcher_) {
+            // Whatever the request did (or failed to do) to a part, the page looks again.
+            if (const auto part = request.find("part"); part != request.end() && part->is_string()) {
+                if (parts_.count(part->get<std::string>())) changed(part->get<std::string>());
+            }
+        }
         reply = handle_request(client, request);
         if (reply_deferred_) {
             reply_deferred_ = false;
@@ -594,21 +633,21 @@ json Server::handle_request(Client& client, const json& request) {
         if (const auto it = request.find("program"); it != request.end() && it->is_string()) {
             client.peer.program = it->get<std::string>().substr(0, 64);
         }
-        return json{{"protocol", protocol_version},
-                    {"daemon", "berrykitd"},
-                    {"board", kit_->board().name},
-                    {"backend", kit_->backend_kind()},
-                    {"device", options_.device_id}};
+        return json{{"protocol", protocol_version}, {"daemon", "berrykitd"},
+                    {"board", kit_->board().name},  {"backend", kit_->backend_kind()},
+                    {"device", options_.device_id}, {"page", page_url_.empty() ? json(nullptr) : json(page_url_)}};
     }
-    if (op == "parts") {
-        json parts = json::array();
-        for (const PartDef& def : kit_->board().parts) parts.push_back(part_info(*parts_.at(def.name)));
-        return json{{"parts", parts}};
-    }
+    if (op == "parts") return json{{"parts", parts()}};
     if (op == "claim") {
         Part& part = part_for(client, request, false);
         if (is_output(part.def.type)) {
             if (part.owner >= 0 && part.owner != client.fd) (void)part_for(client, request, true);  // in use
+            if (part.owner != client.fd) {
+                log_for_page(
+                    part.def.name,
+                    client.peer.program + " (pid " + std::to_string(client.peer.pid) + ") took " + part.def.name,
+                    kit_->backend().clock().now());
+            }
             part.owner = client.fd;
         }
         client.claims.insert(part.def.name);
@@ -619,6 +658,8 @@ json Server::handle_request(Client& client, const json& request) {
         if (part.owner == client.fd) {
             part.owner = -1;
             if (!part.def.keep) rest(part);
+            log_for_page(part.def.name, client.peer.program + " let go of " + part.def.name,
+                         kit_->backend().clock().now());
         }
         client.claims.erase(part.def.name);
         return json::object();
@@ -658,17 +699,7 @@ json Server::handle_request(Client& client, const json& request) {
         return json{{"state", part_state(part)}};
     }
     if (op == "cloud_send") return cloud_send(client, request);
-    if (op == "cloud_status") {
-        json status{{"enabled", outbox_ != nullptr}};
-        if (outbox_) {
-            const OutboxStats stats = outbox_->stats();
-            status["outbox"] = json{{"queued", stats.queued},         {"queued_bytes", stats.queued_bytes},
-                                    {"dropped", stats.dropped},       {"next_seq", stats.next_seq},
-                                    {"file_bytes", stats.file_bytes}, {"last_error", stats.last_error}};
-        }
-        if (cloud_status_) status["mqtt"] = cloud_status_();
-        return status;
-    }
+    if (op == "cloud_status") return cloud_status();
     if (op == "get") {
         Part& part = part_for(client, request, false);
         return json{{"state", part_state(part)}};
@@ -766,6 +797,8 @@ void Server::deliver_events() {
                            {"ts", utc_iso_of_monotonic(event->time)}};
         send_to_subscribers(name, message);
         to_cloud("events", name, json{{"value", to_string(event->kind)}}, event->time);
+        changed(name);
+        log_for_page(name, name + " " + event_words(event->kind), event->time);
     }
 }
 
@@ -784,6 +817,14 @@ void Server::to_cloud(const std::string& kind, const std::string& name, json fie
     json payload{{"device", options_.device_id}, {kind == "events" ? "part" : "sensor", name}};
     payload.update(fields);
     payload["ts"] = utc_iso_of_monotonic(time);
+    if (watcher_) {
+        on_stored = [watcher = watcher_, kind, payload, told = std::move(on_stored)](std::uint64_t seq) {
+            json sent = payload;
+            sent["seq"] = seq;
+            watcher->sent_to_cloud(kind, sent);
+            if (told) told(seq);
+        };
+    }
     // The payload is finished by the outbox, which gives it its seq; "seq" goes last.
     outbox_->append(
         topic_prefix_ + "/" + options_.device_id + "/" + kind + "/" + name,
@@ -922,8 +963,94 @@ json Server::run_cloud_command(const std::string& part_name, std::string_view pa
         result["ok"] = false;
         result["error"] = {{"code", to_string(e.code())}, {"message", e.what()}};
     }
-    result["ts"] = utc_iso_of_monotonic(kit_->backend().clock().now());
+    const Nanos now = kit_->backend().clock().now();
+    result["ts"] = utc_iso_of_monotonic(now);
+    if (parts_.count(part_name)) {
+        changed(part_name);
+        log_for_page(part_name,
+                     result["ok"] == true ? "the cloud sent " + part_name + " a command: " + std::string(payload)
+                                          : "the cloud's command for " + part_name +
+                                                " was refused: " + result["error"]["message"].get<std::string>(),
+                     now);
+    }
     return result;
+}
+
+// ---- the classroom page ------------------------------------------------------------------------
+
+void Server::set_watcher(std::shared_ptr<BoardWatcher> watcher) { watcher_ = std::move(watcher); }
+
+void Server::set_page_url(std::string url) { page_url_ = std::move(url); }
+
+json Server::parts() const {
+    std::lock_guard guard(kit_->backend().lock());
+    json out = json::array();
+    for (const PartDef& def : kit_->board().parts) out.push_back(part_info(*parts_.at(def.name)));
+    return out;
+}
+
+json Server::cloud_status() const {
+    json status{{"enabled", outbox_ != nullptr}};
+    if (outbox_) {
+        const OutboxStats stats = outbox_->stats();
+        status["outbox"] =
+            json{{"queued", stats.queued},     {"queued_bytes", stats.queued_bytes}, {"dropped", stats.dropped},
+                 {"next_seq", stats.next_seq}, {"file_bytes", stats.file_bytes},     {"last_error", stats.last_error}};
+    }
+    if (cloud_status_) status["mqtt"] = cloud_status_();
+    return status;
+}
+
+json Server::page_request(const json& request) {
+    try {
+        if (!request.is_object()) refuse("bad_request", "send a JSON object like {\"part\": \"button\"}");
+        const std::string op = string_field(request, "op");
+        if (!is_page_op(op)) {
+            refuse("forbidden",
+                   "the classroom page can only press buttons, wave at the motion sensor and move "
+                   "the sensors' sliders");
+        }
+        Client page;
+        page.fd = -1;
+        page.peer.program = "the classroom page";
+        (void)handle_request(page, request);
+        const std::string part = string_field(request, "part");
+        if (parts_.count(part)) changed(part);
+        return json{{"ok", true}};
+    } catch (const RequestError& e) {
+        return json{{"ok", false}, {"error", {{"code", e.code}, {"message", e.message}}}};
+    } catch (const Error& e) {
+        return json{{"ok", false}, {"error", {{"code", to_string(e.code())}, {"message", e.what()}}}};
+    }
+}
+
+void Server::changed(const std::string& part) {
+    if (!watcher_) return;
+    std::lock_guard guard(changed_lock_);
+    changed_.insert(part);
+    if (tell_posted_) return;
+    tell_posted_ = true;
+    const std::weak_ptr<bool> alive = alive_;
+    kit_->loop()->post([this, alive] {
+        if (const auto still = alive.lock(); still && *still) tell_watcher();
+    });
+}
+
+void Server::tell_watcher() {
+    std::set<std::string> names;
+    {
+        std::lock_guard guard(changed_lock_);
+        names.swap(changed_);
+        tell_posted_ = false;
+    }
+    std::lock_guard board(kit_->backend().lock());
+    for (const std::string& name : names) {
+        if (const auto it = parts_.find(name); it != parts_.end()) watcher_->part_changed(part_info(*it->second));
+    }
+}
+
+void Server::log_for_page(const std::string& part, const std::string& text, Nanos time) {
+    if (watcher_) watcher_->logged(json{{"ts", utc_iso_of_monotonic(time)}, {"part", part}, {"text", text}});
 }
 
 }  // namespace berrykit::daemon

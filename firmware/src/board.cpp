@@ -32,7 +32,7 @@ struct TypeSpec {
 
 const std::vector<TypeSpec>& type_specs() {
     static const std::vector<TypeSpec> specs = {
-        {PartType::led, "led", "LED", {"line"}, {"type", "line", "active_high", "keep", "label"}},
+        {PartType::led, "led", "LED", {"line"}, {"type", "line", "active_high", "keep", "color", "label"}},
         {PartType::buzzer, "buzzer", "buzzer", {"line"}, {"type", "line", "active_high", "keep", "label"}},
         {PartType::rgb_led,
          "rgb_led",
@@ -65,9 +65,19 @@ const TypeSpec& spec_of(PartType type) {
     return type_specs().front();  // unreachable: every PartType has a spec
 }
 
+}  // namespace
+
+const std::vector<std::string>& led_colors() {
+    static const std::vector<std::string> colors = {"red",  "amber",  "orange", "yellow", "green",
+                                                    "blue", "purple", "pink",   "white"};
+    return colors;
+}
+
+namespace {
+
 const std::set<std::string>& all_part_fields() {
-    static const std::set<std::string> fields = {"type",        "line",      "lines", "active_high", "pull",
-                                                 "bounce_time", "hold_time", "keep",  "device",      "label"};
+    static const std::set<std::string> fields = {"type",      "line", "lines",  "active_high", "pull", "bounce_time",
+                                                 "hold_time", "keep", "device", "color",       "label"};
     return fields;
 }
 
@@ -328,6 +338,13 @@ PartDef parse_part(const std::string& name, const Json& json, const Place& board
             part.keep = require_bool(value, at);
         } else if (key == "label") {
             part.label = require_string(value, at, "\"red traffic-light LED\"");
+        } else if (key == "color") {
+            const std::string color = require_string(value, at, "\"red\"");
+            const auto& colors = led_colors();
+            if (std::find(colors.begin(), colors.end(), color) == colors.end()) {
+                at.fail("'" + shown(color) + "' is not an LED colour berrykit knows: use one of " + join(colors));
+            }
+            part.color = color;
         } else if (key == "pull") {
             const std::string pull = require_string(value, at, "\"up\"");
             if (pull == "up") {

@@ -19,8 +19,20 @@ _ERRORS = {"not_claimed": PartInUse, "bad_request": WrongType, "unknown_op": Uns
            "forbidden": BerrykitError, "too_long": BerrykitError, "cloud_off": Unsupported}
 
 
+def sim_socket_path():
+    """Where ``berrykit sim`` puts its berrykitd for this user (as the C++ client finds it)."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime:
+        return os.path.join(runtime, "berrykit", "berrykit.sock")
+    return f"/tmp/berrykit-{os.getuid()}/berrykit.sock"
+
+
 def socket_path():
-    return os.environ.get("BERRYKIT_SOCKET") or DEFAULT_SOCKET
+    """BERRYKIT_SOCKET, else the socket of a running ``berrykit sim``, else the system's berrykitd."""
+    if os.environ.get("BERRYKIT_SOCKET"):
+        return os.environ["BERRYKIT_SOCKET"]
+    sim = sim_socket_path()
+    return sim if os.path.exists(sim) else DEFAULT_SOCKET
 
 
 class RemoteKit:

@@ -93,6 +93,9 @@ TEST_CASE("the classroom kit loads with every part on its line") {
     }
     CHECK(board.find("motion")->pull == Bias::none);
     CHECK(board.find("red")->label == "red traffic-light LED");
+    CHECK(board.find("red")->color == "red");
+    CHECK(board.find("amber")->color == "amber");
+    CHECK(board.find("rgb")->color.empty());
 }
 
 TEST_CASE("the starter kit is a second, smaller kit") {
@@ -284,6 +287,12 @@ TEST_CASE("a field of the wrong JSON type says what it must be and what it got")
     check_names(label, "red", "label");
     CHECK_THAT(label, Catch::Contains("must be a string, got a list"));
 
+    const auto color = board_error(one_part(R"({"type": "led", "line": "GPIO17", "color": "rouge"})"));
+    check_names(color, "red", "color");
+    CHECK_THAT(color, Catch::Contains("'rouge' is not an LED colour") && Catch::Contains("red, amber, orange"));
+    CHECK_THAT(board_error(one_part(R"({"type": "button", "line": "GPIO17", "color": "red"})", "button")),
+               Catch::Contains("field 'color': does not belong to a button"));
+
     const auto type = board_error(one_part(R"({"type": 3, "line": "GPIO17"})"));
     check_names(type, "red", "type");
     CHECK_THAT(type, Catch::Contains("must be a string, got a number"));
@@ -324,8 +333,8 @@ TEST_CASE("a field value out of range is refused") {
 TEST_CASE("a field that belongs to another type of part is refused") {
     const auto message = board_error(one_part(R"({"type": "led", "line": "GPIO17", "pull": "up"})"));
     check_names(message, "red", "pull");
-    CHECK_THAT(message,
-               Catch::Contains("does not belong to a led") && Catch::Contains("type, line, active_high, keep, label"));
+    CHECK_THAT(message, Catch::Contains("does not belong to a led") &&
+                            Catch::Contains("type, line, active_high, keep, color, label"));
 
     check_names(board_error(one_part(R"({"type": "motion_sensor", "line": "GPIO16", "hold_time": 2})", "motion")),
                 "motion", "hold_time");

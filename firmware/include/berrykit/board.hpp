@@ -58,6 +58,7 @@ struct PartDef {
     bool keep = false;            // the daemon leaves the part as it is when a script ends
     std::string device = "auto";  // ds18b20: 1-Wire id; dht: IIO device
     std::string label;            // what the part is, for the web view and the CLI
+    std::string color;            // led: the colour it lights in (one of led_colors()), or "" if not said
 
     const std::string& line(const std::string& role = "line") const;
 };
@@ -72,6 +73,10 @@ struct BoardDefinition {
     // The part that uses `line`, if any.
     const PartDef* find_by_line(std::string_view line) const noexcept;
 };
+
+// The colours a board file may give an LED ("color"): red, amber, orange, yellow, green, blue,
+// purple, pink, white.
+const std::vector<std::string>& led_colors();
 
 // The line names a board file may use: the Raspberry Pi's 40-pin header, GPIO2 … GPIO27 (GPIO0 and
 // GPIO1 are the HAT ID EEPROM's).

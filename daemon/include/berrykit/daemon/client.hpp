@@ -24,8 +24,12 @@ namespace berrykit::daemon {
 
 inline constexpr const char* default_socket_path = "/run/berrykit/berrykit.sock";
 
+// Where `berrykit sim` puts its berrykitd for this user: $XDG_RUNTIME_DIR/berrykit/berrykit.sock,
+// else /tmp/berrykit-<uid>/berrykit.sock.
+std::string sim_socket_path();
+
 // The socket to use: `given` when it is not empty, else $BERRYKIT_SOCKET when set and not empty,
-// else default_socket_path.
+// else sim_socket_path() while it exists (a `berrykit sim` is running), else default_socket_path.
 std::string choose_socket_path(std::string_view given = {});
 
 class Client {

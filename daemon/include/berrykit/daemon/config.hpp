@@ -102,6 +102,17 @@ struct OutboxConfig {
     std::chrono::milliseconds batch_window{10};     // 0 … 5 s: how long a commit waits to gather more
 };
 
+// "web": the classroom page, a picture of the simulated board in a browser (only with the
+// simulated board).
+struct WebConfig {
+    bool enabled = false;
+    // The address it listens on: an IPv4 or IPv6 address. 127.0.0.1 (this computer only) unless
+    // the teacher wants other computers to open the page ("0.0.0.0").
+    std::string address = "127.0.0.1";
+    unsigned port = 8080;        // 0 … 65535; 0: any free port (the log and `berrykit status` say which)
+    std::size_t max_pages = 32;  // pages open at once: 1 … 256
+};
+
 // An mqtt:// or mqtts:// url, taken apart.
 struct MqttUrl {
     bool tls = false;
@@ -125,6 +136,7 @@ struct DaemonConfig {
     std::map<std::string, SensorConfig> sensors;  // part name → its sampling
     MqttConfig mqtt;
     OutboxConfig outbox;
+    WebConfig web;
 };
 
 // The parts marked "remote" in "parts", in name order: the cloud may send them commands.
@@ -185,6 +197,7 @@ std::optional<std::string> problem_with_backend(std::string_view backend);
 std::optional<std::string> problem_with_log_level(std::string_view level);
 std::optional<std::string> problem_with_socket_path(std::string_view path);
 std::optional<std::string> problem_with_mqtt_url(std::string_view url);
+std::optional<std::string> problem_with_web_address(std::string_view address);
 
 // The mode as the file writes it: 0660 → "0660".
 std::string mode_to_string(unsigned mode);

@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -53,6 +54,20 @@ struct Peer {
     std::string program;  // from hello, else /proc/<pid>/comm
 };
 
+// Something that follows the board as it changes: the classroom page (web.hpp).
+class BoardWatcher {
+public:
+    virtual ~BoardWatcher() = default;
+    // A part's state, owner or simulated world may have changed: `part` as the parts request
+    // shows it. Changes between two turns of the loop are told once. On the loop's thread.
+    virtual void part_changed(const nlohmann::json& part) = 0;
+    // Something that happened, for the page's log: {"ts", "part", "text"}. On the loop's thread.
+    virtual void logged(const nlohmann::json& entry) = 0;
+    // A reading or event stored in the outbox for the cloud: `kind` "readings" or "events", the
+    // payload as it is sent (with its seq). On the outbox's thread.
+    virtual void sent_to_cloud(const std::string& kind, const nlohmann::json& payload) = 0;
+};
+
 class Server {
 public:
     Server(std::shared_ptr<Kit> kit, ServerOptions options);
@@ -84,6 +99,18 @@ public:
     // {"device", "part", "id", "ok": true, "state", "ts"} or {…, "ok": false, "error": {"code",
     // "message"}}. On the loop's thread.
     nlohmann::json run_cloud_command(const std::string& part, std::string_view payload);
+    // The classroom page: told every change of the board from start() on. Call before start().
+    void set_watcher(std::shared_ptr<BoardWatcher> watcher);
+    // Where the classroom page is, for the hello reply ("page"); empty: no page.
+    void set_page_url(std::string url);
+    // A request from the classroom page, on the loop's thread: only sim_press, sim_release and
+    // sim_set_sensor, checked as any program's are. Returns {"ok": true} or {"ok": false,
+    // "error": {"code", "message"}}.
+    nlohmann::json page_request(const nlohmann::json& request);
+    // Every part as the parts request shows it, in the board's order. On the loop's thread.
+    nlohmann::json parts() const;
+    // The cloud bridge now, as the cloud_status request answers.
+    nlohmann::json cloud_status() const;
     // A reloaded config: the limits and the part access take effect for every request from now
     // on; the socket's path, group and mode only at the next start.
     void apply(const ServerOptions& options);
@@ -130,6 +157,17 @@ private:
     nlohmann::json cloud_send(Client& client, const nlohmann::json& request);
     void start_sampling();
     void send_to_subscribers(const std::string& part, const nlohmann::json& message);
+
+    // The watcher: parts marked changed (from any thread) are told to it on the loop.
+    std::shared_ptr<BoardWatcher> watcher_;
+    std::string page_url_;
+    std::map<std::string, std::vector<std::string>> parts_by_line_;
+    std::mutex changed_lock_;
+    std::set<std::string> changed_;
+    bool tell_posted_ = false;  // under changed_lock_
+    void changed(const std::string& part);
+    void tell_watcher();
+    void log_for_page(const std::string& part, const std::string& text, Nanos time);
 };
 
 }  // namespace berrykit::daemon

@@ -249,8 +249,21 @@ int run_classroom(const ClassroomOptions& options, int signal_fd, std::ostream& 
             cloud_note = "off (--no-cloud)";
         }
 
-        // 2. berrykitd, with the page.
+        // 2. berrykitd, with the page. Not a second one on the same socket.
         const std::string socket = options.socket.empty() ? sim_socket_path() : options.socket;
+        if (fs::exists(socket)) {
+            try {
+                Client running(socket, std::chrono::milliseconds(2000));
+                err << "berrykit sim: a berrykitd is already running on " << socket
+                    << " (another `berrykit sim`?): stop it first (Ctrl+C where it runs), or start this one with "
+                       "--socket and another path"
+                    << std::endl;
+                stop_all();
+                return 1;
+            } catch (const Error&) {
+                // A socket left behind by a berrykitd that crashed: the new one replaces it.
+            }
+        }
         const unsigned page_port =
             options.page_port != 0 && port_is_free(options.address, options.page_port) ? options.page_port : 0;
         json config{{"board", options.board},

@@ -8,15 +8,17 @@
 //   4. the cloud, when the config has mqtt.url: the outbox opened (exit 1 if its folder cannot be
 //      written), then the local API: every part opened, the socket bound (exit 1 if it cannot
 //      be), then the MQTT bridge started (it connects in the background, and keeps trying);
+//      with web.enabled and the simulated board, the classroom page is served too (exit 1 if its
+//      port cannot be had);
 //   5. signals and the systemd watchdog on the event loop;
 //   6. READY=1 to systemd, "ready" in the log;
 //   7. the event loop, on this thread, until SIGTERM or SIGINT.
-// Shut-down, in this order: STOPPING=1; every client disconnected, its outputs back to rest; the
-// socket removed; the MQTT bridge stopped (retained "offline", clean disconnect); the outbox
-// closed (what is still unsent stays on disk for the next start); the board closed (every line
-// released); exit 0.
+// Shut-down, in this order: STOPPING=1; the classroom page's streams closed; every client
+// disconnected, its outputs back to rest; the socket removed; the MQTT bridge stopped (retained
+// "offline", clean disconnect); the outbox closed (what is still unsent stays on disk for the next
+// start); the board closed (every line released); exit 0.
 // SIGHUP reads the config again: log level, limits and part access change at once, and claims
-// are kept; a new board, backend, socket, mqtt or outbox needs a restart, and the log says so.
+// are kept; a new board, backend, socket, mqtt, outbox or web needs a restart, and the log says so.
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <unistd.h>

@@ -9,6 +9,8 @@
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -49,15 +51,28 @@ std::string message_of(const std::function<void()>& action) {
 
 }  // namespace
 
-TEST_CASE("the socket comes from the argument, then BERRYKIT_SOCKET, then the default") {
+TEST_CASE("the socket comes from the argument, then BERRYKIT_SOCKET, then berrykit sim's, then the default") {
+    berrykit::test::TempDir runtime;
+    ScopedEnv xdg("XDG_RUNTIME_DIR", runtime.path().string());
+    const std::string sim = (runtime.path() / "berrykit" / "berrykit.sock").string();
+    CHECK(berrykit::daemon::sim_socket_path() == sim);
     {
         ScopedEnv env("BERRYKIT_SOCKET", std::nullopt);
-        CHECK(choose_socket_path() == "/run/berrykit/berrykit.sock");
+        CHECK(choose_socket_path() == "/run/berrykit/berrykit.sock");  // no berrykit sim running
+        CHECK(choose_socket_path("/tmp/given.sock") == "/tmp/given.sock");
+        // While `berrykit sim` runs, its socket is there: programs find it with no settings.
+        std::filesystem::create_directories(runtime.path() / "berrykit");
+        std::ofstream(sim).put('\n');
+        CHECK(choose_socket_path() == sim);
         CHECK(choose_socket_path("/tmp/given.sock") == "/tmp/given.sock");
     }
     ScopedEnv env("BERRYKIT_SOCKET", "/tmp/from-env.sock");
     CHECK(choose_socket_path() == "/tmp/from-env.sock");
     CHECK(choose_socket_path("/tmp/given.sock") == "/tmp/given.sock");
+    {
+        ScopedEnv no_xdg("XDG_RUNTIME_DIR", std::nullopt);
+        CHECK(berrykit::daemon::sim_socket_path() == "/tmp/berrykit-" + std::to_string(::getuid()) + "/berrykit.sock");
+    }
 }
 
 TEST_CASE("a request gets its own reply, as the daemon sent it") {

@@ -573,6 +573,10 @@ const std::vector<Field<WebConfig>>& web_fields() {
          }},
         {"port",
          [](const Json& value, const Place& at, WebConfig& web) {
+             const double number = require_number(value, at);
+             if (std::floor(number) != number) {
+                 at.fail("must be a whole number, like 8080 (0: any free port), got " + value.dump());
+             }
              web.port = static_cast<unsigned>(require_count(value, at, 0, 65535, "(0: any free port)"));
          }},
         {"max_pages", [](const Json& value, const Place& at,

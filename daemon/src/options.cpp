@@ -118,7 +118,8 @@ std::string summary(const DaemonConfig& config, const CommandLine& command_line,
     if (!config.web.enabled) {
         out << "off (web.enabled is false)";
     } else {
-        out << "http://" << config.web.address << ":"
+        const std::string& address = config.web.address;
+        out << "http://" << (address.find(':') != std::string::npos ? "[" + address + "]" : address) << ":"
             << (config.web.port == 0 ? std::string("<any free port>") : std::to_string(config.web.port))
             << "/ (the simulated board only), at most " << config.web.max_pages << " pages";
     }

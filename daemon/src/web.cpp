@@ -1,6 +1,7 @@
 #include "berrykit/daemon/web.hpp"
 
 #include <httplib.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <chrono>
@@ -42,8 +43,10 @@ constexpr std::size_t max_readings = 20;
 constexpr std::size_t max_log = 100;
 // A page gets at most one message per frame; changes closer together go in one message.
 constexpr auto frame = std::chrono::milliseconds(16);
-// A quiet stream still sends a comment this often, so a page that went away is noticed.
-constexpr auto keepalive = std::chrono::seconds(15);
+// A quiet stream still sends a comment this often: a page that went away is noticed at the
+// second write after it (the first only draws the peer's reset), so its place (web.max_pages)
+// is free again within about 5 s.
+constexpr auto keepalive = std::chrono::seconds(2);
 // How long an HTTP thread waits for the loop to carry out a page's request.
 constexpr auto loop_timeout = std::chrono::seconds(2);
 
@@ -525,6 +528,12 @@ void WebView::start() {
     s.http.set_payload_max_length(16 * 1024);
     s.http.set_keep_alive_timeout(2);
     s.http.set_write_timeout(5);  // a page that stops reading is let go
+    // httplib's default sets SO_REUSEPORT, which lets a second berrykitd listen on the same port
+    // and take half of the page's requests: SO_REUSEADDR only, so a taken port is an error.
+    s.http.set_socket_options([](socket_t sock) {
+        const int yes = 1;
+        ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    });
     s.routes();
     bool bound = false;
     if (s.options.port == 0) {
@@ -544,6 +553,12 @@ void WebView::start() {
     }
     s.thread = std::thread([&s] { s.http.listen_after_bind(); });
     s.started = true;
+    // httplib's stop() does nothing until the listening thread has begun: wait for it, so a stop
+    // right after start is not lost (and the join in stop() cannot hang).
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!s.http.is_running() && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     {
         std::lock_guard board(s.kit->backend().lock());
         s.watch_cloud();

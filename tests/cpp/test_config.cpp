@@ -432,7 +432,7 @@ TEST_CASE("an unknown key is named by its path, with the keys that belong there"
           "berrykit.json: clients.maxx: unknown key; the keys here are max, max_line_bytes, send_queue_bytes");
     CHECK(config_error(R"({"colour": "red"})") ==
           "berrykit.json: colour: unknown key; the keys here are board, backend, log_level, device_id, socket, "
-          "clients, parts, sensors, mqtt, outbox");
+          "clients, parts, sensors, mqtt, outbox, web");
     CHECK(config_error(R"({"socket": {"owner": "pi"}})") ==
           "berrykit.json: socket.owner: unknown key; the keys here are path, group, mode");
     CHECK(config_error(R"({"parts": {"red": {"group": ["teachers"]}}})") ==
@@ -452,7 +452,7 @@ TEST_CASE("an unknown key is named by its path, with the keys that belong there"
     // A key that is a line of text cannot garble the message.
     CHECK(config_error("{\"a\\nb\": 1}") ==
           "berrykit.json: a?b: unknown key; the keys here are board, backend, log_level, device_id, socket, "
-          "clients, parts, sensors, mqtt, outbox");
+          "clients, parts, sensors, mqtt, outbox, web");
 }
 
 TEST_CASE("a key written twice is an error, not a silent choice of one") {
@@ -657,6 +657,7 @@ TEST_CASE("CONFIG.md shows the example file as it is and documents every key") {
         {"mqtt.tls.", R"({"mqtt": {"tls": {"x": 1}}})"},
         {"mqtt.reconnect.", R"({"mqtt": {"reconnect": {"x": 1}}})"},
         {"outbox.", R"({"outbox": {"x": 1}})"},
+        {"web.", R"({"web": {"x": 1}})"},
     };
     for (const auto& [prefix, json] : sections) {
         for (const auto& key : keys_listed(json)) {
@@ -664,4 +665,96 @@ TEST_CASE("CONFIG.md shows the example file as it is and documents every key") {
             CHECK_THAT(doc, Catch::Contains("| `" + prefix + key + "` |"));
         }
     }
+}
+
+// ---- web: the classroom page ---------------------------------------------------------------------
+
+TEST_CASE("the classroom page is off by default, and would listen on 127.0.0.1 port 8080 for 32 pages") {
+    const DaemonConfig config = parse_config("{}", "berrykit.json");
+    CHECK_FALSE(config.web.enabled);
+    CHECK(config.web.address == "127.0.0.1");
+    CHECK(config.web.port == 8080);
+    CHECK(config.web.max_pages == 32);
+    // Turned on alone, it keeps the rest of its defaults.
+    const DaemonConfig on = parse_config(R"({"web": {"enabled": true}})", "berrykit.json");
+    CHECK(on.web.enabled);
+    CHECK(on.web.address == "127.0.0.1");
+    CHECK(on.web.port == 8080);
+    CHECK(on.web.max_pages == 32);
+}
+
+TEST_CASE("the web keys take the values CONFIG.md documents") {
+    const DaemonConfig any = parse_config(R"({"web": {"enabled": true, "address": "0.0.0.0", "port": 0,
+                                                       "max_pages": 1}})",
+                                          "berrykit.json");
+    CHECK(any.web.enabled);
+    CHECK(any.web.address == "0.0.0.0");
+    CHECK(any.web.port == 0);  // any free port
+    CHECK(any.web.max_pages == 1);
+
+    const DaemonConfig top = parse_config(R"({"web": {"enabled": false, "address": "::1", "port": 65535,
+                                                       "max_pages": 256}})",
+                                          "berrykit.json");
+    CHECK_FALSE(top.web.enabled);
+    CHECK(top.web.address == "::1");
+    CHECK(top.web.port == 65535);
+    CHECK(top.web.max_pages == 256);
+
+    for (const char* address : {"127.0.0.1", "0.0.0.0", "192.168.1.20", "::", "::1", "fd00::5"}) {
+        INFO(address);
+        CHECK_FALSE(problem_with_web_address(address).has_value());
+        CHECK(parse_config(std::string(R"({"web": {"address": ")") + address + "\"}}", "berrykit.json").web.address ==
+              address);
+    }
+}
+
+TEST_CASE("a wrong web value is named by its key, with what is wrong and what was written") {
+    struct Case {
+        const char* json;
+        const char* message;
+    };
+    const std::vector<Case> cases = {
+        {R"({"web": {"port": 70000}})",
+         "berrykit.json: web.port: must be between 0 and 65535 (0: any free port), got 70000"},
+        {R"({"web": {"port": -1}})", "berrykit.json: web.port: must be between 0 and 65535 (0: any free port), got -1"},
+        {R"({"web": {"port": "80"}})",
+         "berrykit.json: web.port: must be a number, got a string (\"80\"): write it without quotes"},
+        {R"({"web": {"address": "localhost"}})",
+         "berrykit.json: web.address: must be an IP address like \"127.0.0.1\" (this computer only) or \"0.0.0.0\" "
+         "(every network), got \"localhost\""},
+        {R"({"web": {"address": "my-pc"}})",
+         "berrykit.json: web.address: must be an IP address like \"127.0.0.1\" (this computer only) or \"0.0.0.0\" "
+         "(every network), got \"my-pc\""},
+        {R"({"web": {"address": "127.0.0.1:8080"}})",
+         "berrykit.json: web.address: must be an IP address like \"127.0.0.1\" (this computer only) or \"0.0.0.0\" "
+         "(every network), got \"127.0.0.1:8080\""},
+        {R"({"web": {"address": ""}})",
+         "berrykit.json: web.address: must be an IP address like \"127.0.0.1\" (this computer only) or \"0.0.0.0\" "
+         "(every network), got \"\""},
+        {R"({"web": {"address": 127}})",
+         "berrykit.json: web.address: must be a string, got a number (127): write it in quotes, like \"127.0.0.1\""},
+        {R"({"web": {"max_pages": 0}})", "berrykit.json: web.max_pages: must be between 1 and 256 pages, got 0"},
+        {R"({"web": {"max_pages": 257}})", "berrykit.json: web.max_pages: must be between 1 and 256 pages, got 257"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.json);
+        CHECK(config_error(c.json) == c.message);
+    }
+    CHECK(problem_with_web_address("localhost").has_value());
+
+    // Not the message's exact words, but it must read as English: "a whole number" and what was written.
+    const std::string fraction = config_error(R"({"web": {"port": 80.5}})");
+    CHECK_THAT(fraction, Catch::StartsWith("berrykit.json: web.port: must be a whole number") &&
+                             Catch::EndsWith("got 80.5") && !Catch::Contains("of ("));
+    CHECK(config_error(R"({"web": {"enabled": "yes"}})") ==
+          "berrykit.json: web.enabled: must be true or false, got a string (\"yes\")");
+    CHECK(config_error(R"({"web": true})") ==
+          "berrykit.json: web: must be an object like {\"enabled\": true, \"port\": 8080}, got true/false (true)");
+}
+
+TEST_CASE("an unknown key under web lists the keys there are") {
+    CHECK(config_error(R"({"web": {"host": "0.0.0.0"}})") ==
+          "berrykit.json: web.host: unknown key; the keys here are enabled, address, port, max_pages");
+    CHECK(config_error(R"({"web": {"max_clients": 4}})") ==
+          "berrykit.json: web.max_clients: unknown key; the keys here are enabled, address, port, max_pages");
 }

@@ -126,6 +126,37 @@ TEST_CASE("checking a good config (--check-config) says what berrykitd would run
     CHECK_THAT(flagged.text, Catch::Contains("  backend:   sim\n") && Catch::Contains("  log level: debug\n"));
 }
 
+TEST_CASE("checking the config (--check-config) says whether and where the classroom page would be") {
+    const ExitNow off = exit_of({"--config", example_file.string(), "--check-config"});
+    CHECK(off.code == exit_ok);
+    CHECK_THAT(off.text, Catch::EndsWith("  page:      off (web.enabled is false)\n"));
+
+    TempDir dir;
+    const auto fixed = dir.write("fixed.json", R"({"web": {"enabled": true, "port": 8081, "max_pages": 4}})");
+    const ExitNow on = exit_of({"--config", fixed.string(), "--check-config"});
+    CHECK(on.code == exit_ok);
+    CHECK_THAT(on.text,
+               Catch::Contains("  page:      http://127.0.0.1:8081/ (the simulated board only), at most 4 pages\n"));
+
+    const auto any = dir.write("any.json", R"({"web": {"enabled": true, "address": "0.0.0.0", "port": 0}})");
+    const ExitNow any_port = exit_of({"--config", any.string(), "--check-config"});
+    CHECK(any_port.code == exit_ok);
+    CHECK_THAT(any_port.text, Catch::Contains("  page:      http://0.0.0.0:<any free port>/ (the simulated board "
+                                              "only), at most 32 pages\n"));
+
+    // An IPv6 address goes in brackets, or the port would read as part of it.
+    const auto v6 = dir.write("v6.json", R"({"web": {"enabled": true, "address": "::1"}})");
+    const ExitNow on_v6 = exit_of({"--config", v6.string(), "--check-config"});
+    CHECK(on_v6.code == exit_ok);
+    CHECK_THAT(on_v6.text, Catch::Contains("  page:      http://[::1]:8080/ "));
+
+    // A bad web value is caught like any other.
+    const auto bad = dir.write("bad.json", R"({"web": {"enabled": true, "port": 70000}})");
+    const ExitNow refused = exit_of({"--config", bad.string(), "--check-config"});
+    CHECK(refused.code == exit_bad_config);
+    CHECK(refused.text == bad.string() + ": web.port: must be between 0 and 65535 (0: any free port), got 70000\n");
+}
+
 TEST_CASE("checking a bad config file (--check-config) prints the file, the key and what is wrong, and exits 2") {
     TempDir dir;
     const auto file = dir.write("berrykit.json", R"({"sensors": {"temperature": {"period": -2}}})");

@@ -13,6 +13,7 @@
 
 #include "berrykit/daemon/outbox.hpp"
 #include "berrykit/daemon/server.hpp"
+#include "line_client.hpp"
 #include "sim_daemon.hpp"
 #include "temp_dir.hpp"
 
@@ -27,52 +28,7 @@ using Daemon = berrykit::testing::SimDaemon;
 
 namespace {
 
-// A client as scripts are: one JSON object per line each way.
-class Client {
-public:
-    explicit Client(const std::string& path) {
-        fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        sockaddr_un address{};
-        address.sun_family = AF_UNIX;
-        std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
-        REQUIRE(::connect(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0);
-        timeval timeout{5, 0};
-        ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    }
-    ~Client() { close(); }
-    void close() {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = -1;
-    }
-    void send_raw(const std::string& text) { REQUIRE(::write(fd_, text.data(), text.size()) == ssize_t(text.size())); }
-    // The next line from the daemon, or "" when it hung up.
-    std::string line() {
-        for (;;) {
-            if (const auto nl = buffer_.find('\n'); nl != std::string::npos) {
-                std::string out = buffer_.substr(0, nl);
-                buffer_.erase(0, nl + 1);
-                return out;
-            }
-            char chunk[4096];
-            const ssize_t n = ::read(fd_, chunk, sizeof chunk);
-            if (n <= 0) return "";
-            buffer_.append(chunk, std::size_t(n));
-        }
-    }
-    json request(json message) {
-        message["id"] = ++id_;
-        send_raw(message.dump() + "\n");
-        for (;;) {
-            const json reply = json::parse(line());
-            if (reply.contains("id") && reply["id"] == id_) return reply;
-        }
-    }
-
-private:
-    int fd_ = -1;
-    int id_ = 0;
-    std::string buffer_;
-};
+using Client = berrykit::test::LineClient;
 
 }  // namespace
 

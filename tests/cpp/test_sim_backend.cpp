@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <string>
@@ -557,4 +558,95 @@ TEST_CASE("the distance sensor needs two different lines", "[sim][circuits]") {
                          IsError(ErrorCode::bad_value, {"'sonar'", "GPIO23"}));
     CHECK_THROWS_MATCHES(board.wire_distance_sensor("sonar", "GPIO23", "GPIO99"), Error,
                          IsError(ErrorCode::unknown_part, {"GPIO99"}));
+}
+
+// ---- the line observer -----------------------------------------------------------------------
+
+namespace {
+
+// What a line observer was told: each line's name, with the level the line had by then.
+struct Told {
+    std::string line;
+    double level;
+    bool operator==(const Told&) const = default;
+};
+
+std::function<void(const std::string&)> record_into(SimBackend& board, std::vector<Told>& told) {
+    return [&board, &told](const std::string& line) { told.push_back({line, board.level(line)}); };
+}
+
+}  // namespace
+
+namespace Catch {
+template <>
+struct StringMaker<Told> {
+    static std::string convert(const Told& told) { return "{" + told.line + ", " + std::to_string(told.level) + "}"; }
+};
+}  // namespace Catch
+
+TEST_CASE("the line observer is told the name of each line whose level changes", "[sim][observer]") {
+    SimBackend board(manual());
+    std::vector<Told> told;
+    board.set_line_observer(record_into(board, told));
+
+    auto led = claim(board, "GPIO17", "the LED 'red'");
+    led->make_output(false);  // an output's first level is in its history, so the observer hears of it
+    led->write(true);
+    led->write(true);  // no change: nothing to tell
+    led->write(false);
+    CHECK(told == std::vector<Told>{{"GPIO17", 0.0}, {"GPIO17", 1.0}, {"GPIO17", 0.0}});
+
+    told.clear();
+    auto glow = claim(board, "GPIO18", "the LED 'glow'");
+    glow->make_output(false);
+    glow->set_pwm(1000, 0.25);
+    glow->set_pwm(2000, 0.25);  // the same duty
+    glow->set_pwm(2000, 0.75);
+    CHECK(told == std::vector<Told>{{"GPIO18", 0.0}, {"GPIO18", 0.25}, {"GPIO18", 0.75}});
+
+    told.clear();
+    auto button = claim(board, "GPIO21", "the button 'button'");
+    button->make_input(Bias::pull_up, Edge::both);
+    board.drive("GPIO21", false);  // pressed
+    board.drive("GPIO21", false);
+    board.undrive("GPIO21");  // let go
+    CHECK(told == std::vector<Told>{{"GPIO21", 1.0}, {"GPIO21", 0.0}, {"GPIO21", 1.0}});
+
+    // What it was told is what each line's history recorded.
+    CHECK(board.history("GPIO21").size() == 3);
+}
+
+TEST_CASE("the line observer hears the sensors' circuits answer, and time passing alone tells it nothing",
+          "[sim][observer]") {
+    Sonar sonar;
+    std::vector<Told> told;
+    sonar.board.set_line_observer(record_into(sonar.board, told));
+    sonar.board.advance(1s);
+    CHECK(told.empty());
+
+    sonar.board.set_value("sonar", "distance", 0.5);
+    sonar.pulse(10us);
+    sonar.board.advance(50ms);
+    CHECK(told == std::vector<Told>{{"GPIO23", 1.0}, {"GPIO23", 0.0}, {"GPIO24", 1.0}, {"GPIO24", 0.0}});
+}
+
+TEST_CASE("an empty function removes the line observer, and a new one replaces the old", "[sim][observer]") {
+    SimBackend board(manual());
+    auto led = claim(board, "GPIO17", "the LED 'red'");
+    led->make_output(false);
+
+    std::vector<Told> first, second;
+    board.set_line_observer(record_into(board, first));
+    led->write(true);
+    board.set_line_observer(record_into(board, second));
+    led->write(false);
+    CHECK(first == std::vector<Told>{{"GPIO17", 1.0}});
+    CHECK(second == std::vector<Told>{{"GPIO17", 0.0}});
+
+    board.set_line_observer({});
+    led->write(true);
+    board.drive("GPIO5", true);
+    CHECK(first.size() == 1);
+    CHECK(second.size() == 1);
+    CHECK(board.history("GPIO17").size() == 4);  // the history goes on without an observer
 }

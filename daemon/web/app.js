@@ -597,12 +597,14 @@
   // ---- the buzzer's sound, only when the teacher switches it on ------------------------------
 
   const sound = { context: null, gain: null };
+  page.beeping = false; // whether the page is making the buzzer's sound now (for the tests)
 
   function updateSound() {
     if (!sound.context) return;
     const beeping = $("#sound").checked &&
       [...entries.values()].some((e) => e.part.type === "buzzer" && Number(e.part.state.value) > 0);
     sound.gain.gain.setTargetAtTime(beeping ? BUZZER_VOLUME : 0, sound.context.currentTime, 0.005);
+    page.beeping = beeping;
   }
 
   $("#sound").addEventListener("change", (event) => {
@@ -626,6 +628,8 @@
       updateSound();
       if (event.target.checked) sound.context.resume();
       else setTimeout(() => $("#sound").checked || sound.context.suspend(), 100); // no work while off
+    } else {
+      page.beeping = false;
     }
   });
 

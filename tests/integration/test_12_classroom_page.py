@@ -251,3 +251,84 @@ def test_the_page_cannot_drive_an_led(classroom, output):
         assert browser.part("red").get_attribute("data-on") == "false"
         # An LED has nothing to press on the page.
         assert browser.part("red").find_elements("css selector", '[data-action="press"]') == []
+
+
+def test_the_buzzer_shows_and_sounds_only_when_the_teacher_turns_sound_on(classroom, output):
+    from selenium.webdriver.common.by import By
+    daemon, page = classroom
+    with Browser(output, name="page") as browser:
+        browser.open(page)
+        client = Client(daemon.socket, program="alarm.py")
+        try:
+            client.request("claim", part="buzzer")
+            client.request("set", part="buzzer", value=1)
+            browser.wait_for('document.querySelector(\'[data-part="buzzer"][data-type]\').dataset.on === "true"',
+                             what="the buzzer shown sounding")
+            assert "BEEP" in browser.part("buzzer").text
+            assert browser.driver.execute_script("return window.berrykitPage.beeping") is False  # sound is off
+            browser.screenshot("1-buzzer-on-sound-off")
+            browser.driver.find_element(By.CSS_SELECTOR, "label.switch").click()  # the teacher turns sound on
+            browser.wait_for("window.berrykitPage.beeping === true", what="the page to make the buzzer's sound")
+            client.request("set", part="buzzer", value=0)
+            browser.wait_for("window.berrykitPage.beeping === false", what="the sound to stop with the buzzer")
+            assert browser.part("buzzer").get_attribute("data-on") == "false"
+        finally:
+            client.close()
+
+
+def test_holding_the_motion_sensor_on_the_page_is_motion_for_a_script(classroom, tmp_path, output):
+    daemon, page = classroom
+    script = Script(daemon, tmp_path, "from berrykit import MotionSensor, pause\n"
+                                      "pir = MotionSensor('motion')\n"
+                                      "pir.when_motion = lambda: print('motion', flush=True)\n"
+                                      "pir.when_no_motion = lambda: print('still', flush=True)\n"
+                                      "print('ready')\n"
+                                      "pause()\n")
+    try:
+        script.expect("ready")
+        with Browser(output, name="page") as browser:
+            browser.open(page)
+            browser.press("motion")
+            script.expect("motion")
+            browser.wait_for('document.querySelector(\'[data-part="motion"][data-type]\').dataset.motion === "true"',
+                             what="the page to show motion")
+            browser.screenshot("1-waving")
+            browser.release("motion")
+            script.expect("still")
+    finally:
+        script.stop()
+
+
+def test_a_finger_on_the_pages_button_presses_it_until_lifted(classroom, tmp_path, output):
+    from selenium.webdriver.common.actions import interaction
+    from selenium.webdriver.common.actions.action_builder import ActionBuilder
+    from selenium.webdriver.common.actions.pointer_input import PointerInput
+    from selenium.webdriver.common.by import By
+    daemon, page = classroom
+    script = Script(daemon, tmp_path, "import time\n"
+                                      "from berrykit import Button, pause\n"
+                                      "button = Button('button')\n"
+                                      "button.when_pressed = lambda: print('pressed', time.monotonic(), flush=True)\n"
+                                      "button.when_released = lambda: print('released', time.monotonic(), flush=True)\n"
+                                      "print('ready')\n"
+                                      "pause()\n")
+    try:
+        script.expect("ready")
+        with Browser(output, name="tablet") as browser:
+            browser.open(page)
+            target = browser.part("button").find_element(By.CSS_SELECTOR, '[data-action="press"]')
+            # A touch down, held for 0.6 s, then lifted: chromedriver delivers a touch only as one action.
+            finger = PointerInput(interaction.POINTER_TOUCH, "finger")
+            touch = ActionBuilder(browser.driver, mouse=finger)
+            touch.pointer_action.move_to(target).pointer_down().pause(0.6).pointer_up()
+            touch.perform()
+            pressed = script.process.stdout.readline().split()
+            released = script.process.stdout.readline().split()
+            assert pressed[0] == "pressed" and released[0] == "released", (pressed, released)
+            held = float(released[1]) - float(pressed[1])
+            assert 0.4 < held < 3, held  # pressed while the finger was down, let go when it lifted
+            browser.wait_for('document.querySelector(\'[data-part="button"][data-type]\').dataset.pressed === "false"',
+                             what="the button let go on the page")
+            browser.screenshot("1-after-touch")
+    finally:
+        script.stop()

@@ -222,7 +222,8 @@ void Server::start() {
         ::close(probe);
         if (live) {
             throw Error(ErrorCode::part_in_use, "another berrykitd is already running on " + path.string() +
-                                                    ": stop it first (sudo systemctl stop berrykitd)");
+                                                    ": stop it first (on a Pi: sudo systemctl stop berrykitd; for `berrykit sim`: Ctrl+C where it "
+                                                    "runs), or give this one another --socket");
         }
         ::unlink(path.c_str());
     }

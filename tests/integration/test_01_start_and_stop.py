@@ -38,6 +38,7 @@ def test_a_second_daemon_on_the_same_socket_says_so(tmp_path):
                             text=True, timeout=10)
     assert second.returncode == 1
     assert "another berrykitd is already running" in second.stderr
+    assert "sudo systemctl stop berrykitd" in second.stderr and "berrykit sim" in second.stderr  # what to do, both ways
     assert d.stop() == 0
 
 

@@ -221,9 +221,11 @@ void Server::start() {
         const bool live = ::connect(probe, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
         ::close(probe);
         if (live) {
-            throw Error(ErrorCode::part_in_use, "another berrykitd is already running on " + path.string() +
-                                                    ": stop it first (on a Pi: sudo systemctl stop berrykitd; for `berrykit sim`: Ctrl+C where it "
-                                                    "runs), or give this one another --socket");
+            throw Error(
+                ErrorCode::part_in_use,
+                "another berrykitd is already running on " + path.string() +
+                    ": stop it first (on a Pi: sudo systemctl stop berrykitd; for `berrykit sim`: Ctrl+C where it "
+                    "runs), or give this one another --socket");
         }
         ::unlink(path.c_str());
     }

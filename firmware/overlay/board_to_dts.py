@@ -9,10 +9,12 @@ header's lines are named GPIO2 … GPIO27, the names the board files use and lib
 The build compiles the result with `dtc -@` into berrykit-<board>.dtbo (firmware/CMakeLists.txt);
 firmware/boards/README.md says what is in it and how a teacher installs it.
 
-Only the fields the overlay needs are read (each part's type and lines); the C++ board parser
-(firmware/src/board.cpp) is the one that checks a whole board file, and berrykit refuses a board
-it rejects. What this script does check, it reports the way that parser does:
-    classroom.json: part 'temperature': field 'line': GPIO40 is not a line on the Raspberry Pi's header
+Python rather than a C++ tool on the firmware's board parser: the overlay then needs nothing
+compiled before it, only dtc, and the few fields it reads are simple. It reads only each part's
+type and lines; the C++ parser (firmware/src/board.cpp) is the one that checks a whole board
+file, and berrykit refuses a board it rejects. What this script does check, it reports the way
+that parser does:
+    classroom.json: part 'temperature': field 'line': GPIO40 is not a line on the Raspberry Pi's header (use …)
 """
 
 import json
@@ -36,7 +38,8 @@ class BoardError(Exception):
 def header_gpio(where, line):
     """'GPIO17' -> 17, or a BoardError that names where the line came from."""
     if not isinstance(line, str) or not HEADER_LINE.fullmatch(line):
-        raise BoardError(f"{where}: {line!r} is not a line on the Raspberry Pi's header (use GPIO2 to GPIO27)")
+        shown = line if isinstance(line, str) else json.dumps(line)
+        raise BoardError(f"{where}: {shown} is not a line on the Raspberry Pi's header (use GPIO2 to GPIO27)")
     return int(line[len("GPIO"):])
 
 

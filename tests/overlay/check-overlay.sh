@@ -132,7 +132,7 @@ refused)
   status=0
   out=$(/usr/bin/python3 "$generator" "$work/bad.json" "$work/bad.dts" 2>&1) || status=$?
   same "$status" 1 "a line off the header makes the generator fail"
-  same "$out" "board_to_dts: bad.json: part 'temperature': field 'line': 'GPIO40' is not a line on the Raspberry Pi's header (use GPIO2 to GPIO27)" \
+  same "$out" "board_to_dts: bad.json: part 'temperature': field 'line': GPIO40 is not a line on the Raspberry Pi's header (use GPIO2 to GPIO27)" \
     "the message names the file, the part and the field"
   [ ! -e "$work/bad.dts" ] || fail "a refused board still left a .dts"
   ;;

@@ -7,6 +7,8 @@
 #   check-overlay.sh starter DTBO          the built berrykit-starter.dtbo: no kernel sensors
 #   check-overlay.sh moved GENERATOR WORK  a board with the sensors on other lines gives an overlay
 #                                          with those lines (so the classroom check can fail)
+#   check-overlay.sh applied DTBO WORK     berrykit-classroom.dtbo applied with fdtoverlay to a
+#                                          stand-in for a Pi 4's tree: the drivers get its &gpio
 #   check-overlay.sh refused GENERATOR WORK  a board with a line off the header is refused
 set -euo pipefail
 mode=$1
@@ -124,6 +126,56 @@ moved)
   same "$(get "$work/berrykit-two.dtbo" /__overrides__ pi5 bx)" "0 0 0 0 2b 33 2b 34 0" "pi5 switches on both buses' fragments"
   ;;
 
+applied)
+  # fdtoverlay (libfdt's overlay code, which the Pi's firmware and dtoverlay also build on) applies
+  # the overlay to a stand-in for a Pi 4's base tree: a gpio node labelled `gpio` whose line names
+  # are the Pi's own. The firmware's parameters (__overrides__, dormant fragments) are the
+  # firmware's own and not tried here.
+  dtbo=$2 work=$3
+  rm -rf "$work" && mkdir -p "$work"
+  cat >"$work/base.dts" <<'EOF'
+/dts-v1/;
+/ {
+	compatible = "raspberrypi,4-model-b", "brcm,bcm2711";
+	#address-cells = <2>;
+	#size-cells = <1>;
+	soc {
+		compatible = "simple-bus";
+		#address-cells = <1>;
+		#size-cells = <1>;
+		gpio: gpio@7e200000 {
+			compatible = "brcm,bcm2711-gpio";
+			reg = <0x7e200000 0xb4>;
+			gpio-controller;
+			#gpio-cells = <2>;
+			gpio-line-names = "ID_SDA", "ID_SCL", "SDA1", "SCL1", "GPIO_GCLK";
+		};
+	};
+};
+EOF
+  dtc -@ -I dts -O dtb -o "$work/base.dtb" "$work/base.dts"
+  fdtoverlay -i "$work/base.dtb" -o "$work/applied.dtb" "$dtbo" || fail "fdtoverlay could not apply $dtbo"
+  applied=$work/applied.dtb gpio_node=/soc/gpio@7e200000
+  gpio_phandle=$(get "$applied" $gpio_node phandle u)
+  for sensor in "onewire-temperature berrykit-temperature-pins 4" "dht11-climate berrykit-climate-pins 25"; do
+    read -r node pins gpio <<<"$sensor"
+    same "$(get "$applied" "/$node" gpios u)" "$gpio_phandle $gpio 0" "/$node's gpios is <&gpio $gpio 0> once applied"
+    same "$(get "$applied" "$gpio_node/$pins" brcm,pins u)" "$gpio" "$pins is under the gpio node once applied"
+    same "$(get "$applied" "/$node" pinctrl-0 u)" "$(get "$applied" "$gpio_node/$pins" phandle u)" \
+      "/$node uses $pins once applied"
+  done
+  same "$(get "$applied" $gpio_node gpio-line-names)" "$header_names" "the Pi's own line names (GPIO_GCLK …) are replaced"
+  same "$(get "$applied" /berrykit board)" "classroom" "the board's note is in the tree"
+  fdtget "$applied" /onewire-temperature raspberrypi,delay-needs-poll >/dev/null 2>&1 &&
+    fail "the dormant pi5 fragment was applied without pi5"
+  # Without a gpio label in the base tree the overlay cannot apply: what it targets is &gpio.
+  sed 's/gpio: gpio@/gpio@/' "$work/base.dts" >"$work/base-unlabelled.dts"
+  dtc -@ -I dts -O dtb -o "$work/base-unlabelled.dtb" "$work/base-unlabelled.dts"
+  if fdtoverlay -i "$work/base-unlabelled.dtb" -o "$work/unlabelled.dtb" "$dtbo" 2>/dev/null; then
+    fail "the overlay applied to a tree without a gpio label"
+  fi
+  ;;
+
 refused)
   generator=$2 work=$3
   rm -rf "$work" && mkdir -p "$work"
@@ -138,7 +190,7 @@ refused)
   ;;
 
 *)
-  echo "usage: $0 classroom|starter DTBO, or $0 moved|refused GENERATOR WORK_DIR" >&2
+  echo "usage: $0 classroom|starter DTBO, $0 applied DTBO WORK_DIR, or $0 moved|refused GENERATOR WORK_DIR" >&2
   exit 2
   ;;
 esac

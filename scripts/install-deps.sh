@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake ninja-build ccache pkg-config clang-format git
-  libgpiod-dev gpiod
+  libgpiod-dev gpiod device-tree-compiler
   nlohmann-json3-dev catch2 libcli11-dev systemd
   python3 python3-dev pybind11-dev python3-pytest
   python3-gpiozero

@@ -20,7 +20,8 @@
 #   unit      berrykitd.service to /etc/systemd/system
 #   config    /etc/berrykit/berrykit.json ({}: the defaults), only if there is none
 #   service   systemctl daemon-reload, enable --now berrykitd (skipped when systemd is not running)
-#   overlays  checks /boot/firmware/config.txt loads the sensors' drivers; prints what to add
+#   overlays  the kit's overlay (berrykit-classroom.dtbo) to /boot/firmware/overlays; checks
+#             config.txt loads it (or the Pi's own w1-gpio and dht11); prints what to add
 #
 # Environment:
 #   BERRYKIT_INSTALL_ROOT  put every installed file under this folder instead of / (for tests);
@@ -285,52 +286,99 @@ fi
 if wants overlays; then
   config_txt=$root/boot/firmware/config.txt
   [ -f "$config_txt" ] || [ ! -f "$root/boot/config.txt" ] || config_txt=$root/boot/config.txt   # before Bookworm
-  step overlays "check $config_txt loads the drivers of the classroom kit's kernel sensors"
-  # Which overlays the default board needs comes from the board file itself (its ds18b20 and
-  # dht parts); the file is only read, never edited: a wrong line there stops the Pi booting.
-  if ! /usr/bin/python3 - "$source_dir/firmware/boards/classroom.json" "$config_txt" <<'PY'; then
+  boot_dir=$(dirname "$config_txt")
+  overlay_name=berrykit-classroom
+  overlay_built=$build_dir/firmware/overlays/$overlay_name.dtbo
+  overlay_target=$boot_dir/overlays/$overlay_name.dtbo
+  step overlays "install the kit's overlay to $boot_dir/overlays; check $config_txt loads it"
+  # The overlay is generated from the classroom board file by the build (firmware/overlay/): it
+  # starts the 1-Wire and dht11 drivers on the board's lines and names the header's lines.
+  if [ ! -d "$boot_dir" ]; then
+    detail "skipped the copy: there is no $boot_dir (not a Raspberry Pi?)"
+  elif [ "$dry_run" = 0 ] && [ ! -f "$overlay_built" ]; then
+    detail "NOT INSTALLED: the build in $build_dir has no $overlay_name.dtbo: install device-tree-compiler"
+    detail "(scripts/install-deps.sh does) and run the build step again"
+    problems+=("the kit's overlay was not built, so it is not in $boot_dir/overlays (step overlays, above)")
+  elif cmp -s "$overlay_built" "$overlay_target"; then
+    detail "already up to date: $overlay_target"
+  else
+    run install -D -m 0644 "$overlay_built" "$overlay_target"
+    detail "it takes effect at the next reboot"
+  fi
+  # Which drivers the board needs comes from the board file itself (its ds18b20 and dht parts);
+  # config.txt is only read, never edited: a wrong line there stops the Pi booting.
+  if ! /usr/bin/python3 - "$source_dir/firmware/boards/classroom.json" "$config_txt" "$overlay_name" <<'PY'; then
 import json, re, sys
-board_file, config_txt = sys.argv[1], sys.argv[2]
+board_file, config_txt, kit_overlay = sys.argv[1], sys.argv[2], sys.argv[3]
 with open(board_file) as f:
     parts = json.load(f)["parts"]
+# The Raspberry Pi's own overlays for the same drivers, which also work.
 overlay_of = {"ds18b20": "w1-gpio", "dht11": "dht11", "dht22": "dht11"}
 needed = []  # (overlay, gpio, part)
 for name, part in parts.items():
     if part.get("type") in overlay_of:
         needed.append((overlay_of[part["type"]], int(part["line"].removeprefix("GPIO")), name))
 try:
+    with open("/proc/device-tree/model") as f:
+        pi5 = "Raspberry Pi 5" in f.read()
+except OSError:
+    pi5 = False
+kit_wanted = f"dtoverlay={kit_overlay}" + (",pi5" if pi5 else "")
+try:
     with open(config_txt) as f:
         lines = [line.split("#")[0].strip() for line in f]
 except FileNotFoundError:
     lines = None
-fixes = []  # what to do to config.txt, one line each
-for overlay, gpio, part in needed:
-    wanted = f"dtoverlay={overlay},gpiopin={gpio}"
-    found = None
+def overlay_lines(name):
     for line in lines or []:
         m = re.fullmatch(r"dtoverlay=([\w-]+)((?:,[^,]*)*)", line)
-        if m and m.group(1) == overlay:
-            pin = re.search(r",gpiopin=(\d+)", m.group(2))
-            found = (line, int(pin.group(1)) if pin else 4)  # both overlays default to GPIO4
-    if found and found[1] == gpio:
-        print(f"    ok: '{found[0]}' (the '{part}' sensor on GPIO{gpio})")
-    elif found:
-        print(f"    WRONG PIN: '{found[0]}' is GPIO{found[1]}, but the '{part}' sensor is on GPIO{gpio}")
-        fixes.append(f"change '{found[0]}' to '{wanted}'")
-    else:
-        fixes.append(f"add    {wanted}")
+        if m and m.group(1) == name:
+            yield line, m.group(2)
+kit = next(overlay_lines(kit_overlay), None)
+stock = {}  # part -> (line, gpio) of the Pi's own overlay for it
+for overlay, gpio, part in needed:
+    for line, params in overlay_lines(overlay):
+        pin = re.search(r",gpiopin=(\d+)", params)
+        stock[part] = (line, int(pin.group(1)) if pin else 4)  # both overlays default to GPIO4
+fixes = []  # what to do to config.txt, one line each
 if lines is None:
-    print(f"    there is no {config_txt} (not a Raspberry Pi?). On the Pi, it needs these lines:")
-    fixes = [f"add    dtoverlay={o},gpiopin={g}" for o, g, _ in needed]
-elif fixes:
+    print(f"    there is no {config_txt} (not a Raspberry Pi?). On the Pi, it needs this line:")
+    fixes = [f"add    {kit_wanted}"]
+elif kit:
+    sensors = ", ".join(f"'{part}' on GPIO{gpio}" for _, gpio, part in needed)
+    print(f"    ok: '{kit[0]}' (the kit's overlay: {sensors})")
+    if pi5 and ",pi5" not in kit[1]:
+        fixes.append(f"change '{kit[0]}' to '{kit_wanted}' (a Raspberry Pi 5 needs it for 1-Wire)")
+    for part, (line, gpio) in stock.items():
+        # Two drivers cannot share one line: the second one fails to start.
+        print(f"    TWICE: '{line}' starts a second driver for the '{part}' sensor")
+        fixes.append(f"remove '{line}' ({kit_overlay} already does it)")
+elif not stock:
+    fixes.append(f"add    {kit_wanted}")
+else:
+    # The Pi's own overlays are there: they work too, so say what they lack.
+    for overlay, gpio, part in needed:
+        wanted = f"dtoverlay={overlay},gpiopin={gpio}"
+        if part in stock and stock[part][1] == gpio:
+            print(f"    ok: '{stock[part][0]}' (the '{part}' sensor on GPIO{gpio})")
+        elif part in stock:
+            line = stock[part][0]
+            print(f"    WRONG PIN: '{line}' is GPIO{stock[part][1]}, but the '{part}' sensor is on GPIO{gpio}")
+            fixes.append(f"change '{line}' to '{wanted}'")
+        else:
+            fixes.append(f"add    {wanted}")
+    if fixes:
+        fixes.append(f"(or, instead of all of them: {kit_wanted})")
+if lines is not None and fixes:
     print(f"    {config_txt} needs these changes (at the end, under [all]), then a reboot:")
 for fix in fixes:
     print(f"      {fix}")
 if fixes:
     print("    (this script never edits config.txt; the temperature and climate sensors need these)")
+    print("    after the reboot, check: gpioinfo | grep -w GPIO4, ls /sys/bus/w1/devices, ls /sys/bus/iio/devices")
     sys.exit(1)
 PY
-    problems+=("the sensors' overlays are not all in $config_txt (step overlays, above)")
+    problems+=("$config_txt does not load the sensors' drivers yet (step overlays, above)")
   fi
 fi
 

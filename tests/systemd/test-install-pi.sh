@@ -5,7 +5,8 @@
 #
 #   test-install-pi.sh dry-run WORK_DIR   --dry-run names all twelve steps and changes nothing
 #   test-install-pi.sh files WORK_DIR     the file steps (unit, config, overlays) write under the
-#                                         root, keep a teacher's config, and are idempotent
+#                                         root (the kit's overlay too), keep a teacher's config,
+#                                         and are idempotent
 set -euo pipefail
 mode=$1 work=$2
 source_dir=$(cd "$(dirname "$0")/../.." && pwd)
@@ -66,8 +67,9 @@ dry-run)
     fail "the user step neither plans adduser --system --group nor finds the user"
   grep -qE "would run: systemctl enable --now berrykitd|skipped: systemd is not running" <<<"$plan" ||
     fail "the service step neither plans systemctl enable --now nor says why not"
-  expect "add    dtoverlay=w1-gpio,gpiopin=4" "$plan" "the overlays step names the 1-Wire overlay the classroom kit needs"
-  expect "add    dtoverlay=dht11,gpiopin=25" "$plan" "the overlays step names the DHT overlay the classroom kit needs"
+  expect "add    dtoverlay=berrykit-classroom" "$plan" "the overlays step asks for the kit's overlay"
+  expect "skipped the copy: there is no $root/boot/firmware (not a Raspberry Pi?)" "$plan" \
+    "the overlay is not copied where there is no boot folder"
   # Nothing written, nothing run.
   [ -z "$(find "$root" -mindepth 1)" ] || fail "the dry run wrote into the root: $(find "$root" -mindepth 1)"
   [ ! -e "$work/build" ] || fail "the dry run made the build folder"
@@ -81,6 +83,12 @@ dry-run)
 
 files)
   mkdir -p "$root/boot/firmware"
+  # A stand-in for the built overlay: the step copies bytes, whatever they are (tests/overlay
+  # checks the real one).
+  built_overlay=$work/build/firmware/overlays/berrykit-classroom.dtbo
+  mkdir -p "$(dirname "$built_overlay")"
+  echo "stand-in for berrykit-classroom.dtbo" >"$built_overlay"
+  installed_overlay=$root/boot/firmware/overlays/berrykit-classroom.dtbo
   printf '[all]\ndtoverlay=w1-gpio\n# dtoverlay=dht11,gpiopin=25\n' >"$root/boot/firmware/config.txt"
   config_txt_before=$(cat "$root/boot/firmware/config.txt")
 
@@ -96,6 +104,9 @@ files)
   expect "      add    dtoverlay=dht11,gpiopin=25" "$out" "the commented-out dht11 line does not count"
   if grep -q "dtoverlay=w1-gpio,gpiopin=4$" <<<"$out"; then fail "w1-gpio was asked for although it is there"; fi
   [ "$(cat "$root/boot/firmware/config.txt")" = "$config_txt_before" ] || fail "config.txt was edited"
+  cmp -s "$built_overlay" "$installed_overlay" || fail "the kit's overlay was not copied to $installed_overlay"
+  [ "$(stat -c %a "$installed_overlay" 2>/dev/null)" = 644 ] || fail "the installed overlay is not mode 0644"
+  expect "(or, instead of all of them: dtoverlay=berrykit-classroom)" "$out" "the kit's overlay is offered instead"
 
   # A teacher's own config stays; a second run changes nothing.
   echo '{"board": "starter"}' >"$root/etc/berrykit/berrykit.json"
@@ -112,12 +123,42 @@ files)
     "an overlay on the wrong pin is pointed out"
   expect "change 'dtoverlay=dht11,gpiopin=17' to 'dtoverlay=dht11,gpiopin=25'" "$out" "the fix for a wrong pin is a change"
 
+  expect "already up to date: $installed_overlay" "$out" "an unchanged overlay is left alone"
+
+  # The kit's overlay in config.txt is enough; with the Pi's own overlay too, two drivers would
+  # claim one line.
+  printf '[all]\ndtoverlay=berrykit-classroom\n' >"$root/boot/firmware/config.txt"
+  out=$(install_pi --steps overlays) || fail "the overlays run with the kit's overlay failed"
+  printf '%s\n' "$out"
+  expect "ok: 'dtoverlay=berrykit-classroom' (the kit's overlay: 'temperature' on GPIO4, 'climate' on GPIO25)" "$out" \
+    "the kit's overlay counts for both sensors"
+  if grep -q "needs these changes\|but:" <<<"$out"; then fail "the kit's overlay alone was not enough"; fi
+  printf 'dtoverlay=berrykit-classroom\ndtoverlay=w1-gpio,gpiopin=4\n' >"$root/boot/firmware/config.txt"
+  out=$(install_pi --steps overlays) || fail "the overlays run with two 1-Wire overlays failed"
+  printf '%s\n' "$out"
+  expect "TWICE: 'dtoverlay=w1-gpio,gpiopin=4' starts a second driver for the 'temperature' sensor" "$out" \
+    "a second driver on the same line is pointed out"
+  expect "remove 'dtoverlay=w1-gpio,gpiopin=4'" "$out" "the fix for two drivers is a removal"
+  : >"$root/boot/firmware/config.txt"
+  out=$(install_pi --steps overlays) || fail "the overlays run with an empty config.txt failed"
+  expect "      add    dtoverlay=berrykit-classroom" "$out" "an empty config.txt is asked for the kit's overlay"
+
+  # An overlay that changed in the build is copied again; one that was not built is reported.
+  echo "rebuilt" >>"$built_overlay"
+  out=$(install_pi --steps overlays) || fail "the overlays run after a rebuild failed"
+  cmp -s "$built_overlay" "$installed_overlay" || fail "a rebuilt overlay was not copied again"
+  rm "$built_overlay"
+  out=$(install_pi --steps overlays) || fail "the overlays run without a built overlay failed"
+  expect "NOT INSTALLED: the build in $work/build has no berrykit-classroom.dtbo" "$out" "a missing overlay is reported"
+  expect "the kit's overlay was not built" "$out" "a missing overlay is among the problems"
+
   # An out-of-date unit is replaced.
   echo "# changed" >>"$root/etc/systemd/system/berrykitd.service"
   out=$(install_pi --steps unit) || fail "the third run failed"
   cmp -s "$unit" "$root/etc/systemd/system/berrykitd.service" || fail "an out-of-date unit was not replaced"
 
-  # With every overlay right, nothing is asked for.
+  # With every one of the Pi's own overlays right, nothing is asked for.
+  echo "stand-in for berrykit-classroom.dtbo" >"$built_overlay"
   printf 'dtoverlay=w1-gpio,gpiopin=4\ndtoverlay=dht11,gpiopin=25\n' >"$root/boot/firmware/config.txt"
   out=$(install_pi --steps overlays) || fail "the overlays run failed"
   printf '%s\n' "$out"

@@ -4,7 +4,10 @@
 # there and reports its exit code. Exits non-zero if any program fails, the VM cannot set up the
 # simulator, or the VM does not finish in time.
 #
-#   scripts/vm-test.sh [--timeout SECONDS] PROGRAM [ARGS...] [-- PROGRAM [ARGS...]]...
+#   scripts/vm-test.sh [--timeout SECONDS] [--add FILE]... PROGRAM [ARGS...] [-- PROGRAM [ARGS...]]...
+#
+# --add copies a file the programs use (a program with its libraries, a board file) to the same
+# path inside the VM; give the programs absolute paths to such files.
 #
 # Inside the VM (tests/vm/init): two gpio-sim chips, A with the lines GPIO0 … GPIO27 and B with
 # SPARE0 … SPARE3; BERRYKIT_GPIO_SIM names a map file with one line per GPIO line,
@@ -18,13 +21,18 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 
+usage="usage: scripts/vm-test.sh [--timeout SECONDS] [--add FILE]... PROGRAM [ARGS...] [-- PROGRAM [ARGS...]]..."
 timeout=300
-if [ "${1:-}" = --timeout ]; then
-  timeout=$2
-  shift 2
-fi
+extras=()
+while [ $# -gt 0 ]; do
+  case $1 in
+    --timeout) timeout=$2; shift 2 ;;
+    --add) extras+=("$(readlink -f "$2")"); shift 2 ;;
+    *) break ;;
+  esac
+done
 if [ $# -eq 0 ]; then
-  echo "usage: scripts/vm-test.sh [--timeout SECONDS] PROGRAM [ARGS...] [-- PROGRAM [ARGS...]]..." >&2
+  echo "$usage" >&2
   exit 2
 fi
 
@@ -71,6 +79,11 @@ copy_program() {
     done < <(ldd "$program" | grep -o '/[^ ]*' | sort -u)
   fi
 }
+
+for extra in "${extras[@]}"; do
+  [ -e "$extra" ] || { say "no such file to add: $extra"; exit 2; }
+  copy_program "$extra"
+done
 
 n=0
 names=()

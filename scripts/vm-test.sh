@@ -113,7 +113,8 @@ say "initramfs with $n program(s): $(du -h "$work/initrd.gz" | cut -f1) ($(elaps
 # ---- the boot ------------------------------------------------------------------------------
 t2=$(now)
 console="$work/console.log"
-qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot \
+# Under timeout(1) as well, so a VM outlives this script by no more than that if it is killed.
+timeout --kill-after=10 $((timeout + 30)) qemu-system-x86_64 -accel tcg -cpu max -m 512 -smp 1 -nographic -no-reboot \
   -kernel "$cache/vmlinuz" -initrd "$work/initrd.gz" \
   -append "console=ttyS0 quiet loglevel=3 panic=-1 rdinit=/init" \
   -nic none </dev/null >"$console" 2>&1 &
@@ -170,7 +171,7 @@ if [ "$timed_out" = 1 ]; then
   say "FAILED: the VM did not finish within $timeout s"
   status=1
 elif ! grep -q '^BERRYKIT-VM-DONE' "$clean"; then
-  say "FAILED: the VM stopped without finishing (kernel panic or crash?)"
+  say "FAILED: the VM stopped without finishing (a kernel panic or a QEMU error: see the console above)"
   status=1
 fi
 say "boot + programs ${vm_seconds} s, total $(elapsed "$t0") s"

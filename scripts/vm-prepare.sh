@@ -21,6 +21,10 @@ abi=$(apt-cache depends linux-image-amd64 | sed -n 's/.*Depends: linux-image-\(.
 [ -n "$abi" ] || { say "cannot resolve the ABI of linux-image-amd64"; exit 1; }
 cache_root=${BERRYKIT_VM_CACHE:-/var/cache/berrykit-vm}
 cache="$cache_root/$abi"
+mkdir -p "$cache_root"
+# One preparation at a time per ABI: a second run waits, then finds it ready.
+exec 9>"$cache_root/$abi.lock"
+flock 9
 if [ -f "$cache/ready" ]; then
   say "kernel $abi ready in $cache (cached)"
   echo "$cache"

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs every Debian package that berrykit's build, demo and tests need.
 # Safe to run again: packages already present are left alone. Works as root or through sudo.
+#   --vm  also what the VM tests need (scripts/vm-prepare.sh): qemu, busybox, and the headers of
+#         the kernel Debian's linux-image-amd64 points at now (the ABI the VM boots)
 set -euo pipefail
 
 packages=(
@@ -12,6 +14,16 @@ packages=(
   libsqlite3-dev libpaho-mqtt-dev libpaho-mqttpp-dev libssl-dev mosquitto mosquitto-clients python3-paho-mqtt openssl
   libcpp-httplib-dev chromium chromium-driver python3-selenium
 )
+
+if [ "${1:-}" = --vm ]; then
+  # The archive keeps only the current ABI's headers, so resolve it rather than pin it.
+  abi=$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/.*Depends: linux-image-\(.*\)-amd64$/\1/p' | head -n1)
+  if [ -z "$abi" ]; then
+    echo "install-deps: could not resolve the kernel ABI of linux-image-amd64 (apt-get update first?)" >&2
+    exit 1
+  fi
+  packages+=(qemu-system-x86 busybox-static cpio xz-utils bc "linux-headers-${abi}-amd64")
+fi
 
 missing=()
 for p in "${packages[@]}"; do

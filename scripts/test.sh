@@ -3,12 +3,17 @@
 # Python tests, the installed-package check), then the C++ unit tests again under AddressSanitizer
 # + UndefinedBehaviorSanitizer and ThreadSanitizer. Exits non-zero on any failure.
 #   BERRYKIT_SANITIZERS=0  skips the sanitizer builds (quicker while developing)
+#   BERRYKIT_VM=1          also runs the VM tests (ctest label `vm`, tests/vm/README.md): the
+#                          libgpiod backend and berrykitd under a real kernel's gpio-sim, in QEMU.
+#                          The first run installs qemu and downloads a kernel (about 210 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BERRYKIT_BOARD=sim   # tests never touch real GPIO, even on a Pi
 
 bash scripts/build.sh -DBERRYKIT_TEST_INSTALLED=ON
-ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300
+vm_tests=(-LE vm)
+if [ "${BERRYKIT_VM:-0}" = 1 ]; then vm_tests=(); fi
+ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300 "${vm_tests[@]}"
 
 if [ "${BERRYKIT_SANITIZERS:-1}" != 0 ]; then
   for san in "address;undefined" "thread"; do

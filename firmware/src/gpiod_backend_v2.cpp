@@ -130,7 +130,7 @@ private:
     // Changes the request in place. If the kernel refuses, the request keeps its settings and the
     // error (naming `action`) is thrown, so a refused change leaves the pin as it was.
     void reconfigure(const Settings& wanted, const std::string& action);
-    // Edges still queued from the settings before a change belong to a request that is gone.
+    // Reads and drops the edges queued on the request's fd.
     void discard_queued_edges() noexcept;
     void read_edges();
     gpiod::line_request& request();
@@ -205,11 +205,14 @@ gpiod::line_request& GpiodPin::request() {
 void GpiodPin::reconfigure(const Settings& wanted, const std::string& action) {
     gpiod::line_config config;
     config.add_line_settings(line().offset, wanted.to_gpiod());
+    // Edges queued under the old settings go first (the kernel keeps them across a change); once
+    // the new ones are in place, an edge is the line's own and is kept.
+    discard_queued_edges();
     call_gpiod([&] { request().reconfigure_lines(config); }, action, line().name, owner());
     current_ = wanted;
     ++generation_;
-    discard_queued_edges();
     if (!current_.edges) {
+        discard_queued_edges();
         stop_watching();
     } else if (EventLoop* loop = backend().loop()) {
         watch_edges(*loop);

@@ -19,12 +19,11 @@ if command -v ccache >/dev/null 2>&1; then
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 fi
 
-# PKG_CONFIG_PATH puts the private libgpiod.pc before the system's 1.6 one. CMake gives the
-# build tree's programs an rpath to the private libgpiodcxx.so.2 and libgpiod.so.3 (pkg-config
-# hands it their full paths); LD_LIBRARY_PATH covers what it does not, such as Python loading
-# berrykit._core.
+# PKG_CONFIG_PATH puts the private libgpiod.pc before the system's 1.6 one. No LD_LIBRARY_PATH:
+# CMake gives the build tree's programs and berrykit._core a RUNPATH to the private
+# libgpiodcxx.so.2 and libgpiod.so.3 (pkg-config hands it their full paths, and FindLibgpiod
+# links both), so the tests and Python load 2.x by themselves.
 export PKG_CONFIG_PATH="$libdir/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
-export LD_LIBRARY_PATH="$libdir${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 cmake -S . -B "$build_dir" -G Ninja \
   -DCMAKE_BUILD_TYPE="${BERRYKIT_BUILD_TYPE:-RelWithDebInfo}" \
   -DPython3_EXECUTABLE=/usr/bin/python3 \

@@ -23,6 +23,13 @@ if [ -f "$dir/.fetched" ] && [ "$(cat "$dir/.fetched")" = "$version" ]; then
   exit 0
 fi
 
+parent=$(dirname "$dir")
+mkdir -p "$parent" 2>/dev/null || true
+if [ ! -w "$parent" ]; then
+  echo "fetch-libgpiod2: cannot write in $parent: run as root, or set BERRYKIT_LIBGPIOD2_DIR to a folder of yours" >&2
+  exit 1
+fi
+
 # The Debian mirror the system already uses (deb822 .sources or one-line .list), so this works
 # behind the same proxy or local mirror as apt itself.
 find_mirror() {
@@ -78,6 +85,5 @@ for pc in "$staging/usr/lib/$multiarch/pkgconfig"/*.pc; do
 done
 echo "$version" >"$staging/.fetched"
 rm -rf "$dir"
-mkdir -p "$(dirname "$dir")"
 mv "$staging" "$dir"
 echo "$dir"

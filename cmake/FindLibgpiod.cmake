@@ -9,6 +9,9 @@ Finds libgpiod through pkg-config and tells which of its two C APIs it has:
   berrykit compiles one backend source or the other.
 * ``Libgpiod_VERSION``, ``Libgpiod_FOUND``.
 * Imported target ``Libgpiod::Libgpiod`` (the C library).
+* For the 2.x API, imported target ``Libgpiod::Cxx`` (its C++ bindings, libgpiodcxx), which
+  berrykit's 2.x backend uses; ``Libgpiod_CXX_FOUND`` says whether they are there. (1.x has C++
+  bindings too, but berrykit's 1.x backend uses the C API.)
 
 Set ``PKG_CONFIG_PATH`` to build against a libgpiod unpacked in a private folder.
 #]=======================================================================]
@@ -24,6 +27,10 @@ if(PC_LIBGPIOD_FOUND)
     message(WARNING "libgpiod ${Libgpiod_VERSION} has an API berrykit does not know (1.x or 2.x)")
     unset(Libgpiod_API_VERSION)
   endif()
+  if(Libgpiod_API_VERSION EQUAL 2)
+    pkg_check_modules(PC_LIBGPIODCXX QUIET IMPORTED_TARGET libgpiodcxx)
+    set(Libgpiod_CXX_FOUND ${PC_LIBGPIODCXX_FOUND})
+  endif()
 endif()
 
 include(FindPackageHandleStandardArgs)
@@ -34,4 +41,12 @@ find_package_handle_standard_args(Libgpiod
 if(Libgpiod_FOUND AND NOT TARGET Libgpiod::Libgpiod)
   add_library(Libgpiod::Libgpiod INTERFACE IMPORTED)
   target_link_libraries(Libgpiod::Libgpiod INTERFACE PkgConfig::PC_LIBGPIOD)
+endif()
+if(Libgpiod_FOUND AND Libgpiod_CXX_FOUND AND NOT TARGET Libgpiod::Cxx)
+  add_library(Libgpiod::Cxx INTERFACE IMPORTED)
+  # libgpiod.so.3 is linked even though berrykit calls it only through libgpiodcxx.so.2: a
+  # program's RUNPATH finds only its own dependencies, so with both libraries in a private folder
+  # (scripts/fetch-libgpiod2.sh) libgpiodcxx would not find libgpiod.so.3 otherwise.
+  target_link_libraries(Libgpiod::Cxx INTERFACE PkgConfig::PC_LIBGPIODCXX
+                        "-Wl,--push-state,--no-as-needed" Libgpiod::Libgpiod "-Wl,--pop-state")
 endif()

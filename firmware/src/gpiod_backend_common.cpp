@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <mutex>
 #include <string>
 #include <system_error>
 #include <utility>
@@ -66,6 +67,72 @@ std::optional<int> bcm_from_line_name(std::string_view name) {
     const auto [end, error] = std::from_chars(first, last, number);
     if (error != std::errc{} || end != last) return std::nullopt;
     return number;
+}
+
+LineDirectory::LineDirectory(std::filesystem::path dev_root, ProbeChip probe)
+    : dev_root_(std::move(dev_root)), probe_(std::move(probe)) {}
+
+std::optional<LineInfo> LineDirectory::lookup(std::string_view name) const {
+    {
+        std::lock_guard guard(lock_);
+        if (const auto it = cache_.find(name); it != cache_.end()) return it->second;
+    }
+    auto found = search_chips(name);
+    if (found) {
+        std::lock_guard guard(lock_);
+        cache_.insert_or_assign(found->name, *found);
+    }
+    return found;
+}
+
+std::optional<LineInfo> LineDirectory::search_chips(std::string_view name) const {
+    if (name.empty()) return std::nullopt;
+    const std::string wanted(name);
+    int first_error = 0;
+    std::filesystem::path failed_chip;
+    for (const auto& chip_path : find_gpio_chips(dev_root_)) {
+        const ChipProbe probe = probe_(chip_path, wanted);
+        if (probe.offset) {
+            return LineInfo{wanted, bcm_from_line_name(wanted).value_or(-1), chip_path.filename().string(),
+                            *probe.offset};
+        }
+        if (probe.error != ENOENT && first_error == 0) {
+            first_error = probe.error;
+            failed_chip = chip_path;
+        }
+    }
+    if (first_error != 0) throw gpiod_error(first_error, "look for it on " + failed_chip.string(), wanted, "");
+    return std::nullopt;
+}
+
+LineInfo LineDirectory::open(const LineInfo& line, const std::string& owner,
+                             const std::function<int(const LineInfo&)>& open_line) const {
+    int errnum = open_line(line);
+    if (errnum == 0) return line;
+    if (errnum != ENOENT) throw gpiod_error(errnum, "claim it", line.name, owner);
+    {
+        std::lock_guard guard(lock_);
+        cache_.erase(line.name);
+    }
+    const auto found = lookup(line.name);
+    if (!found) throw gpiod_error(ENOENT, "claim it", line.name, owner);
+    errnum = open_line(*found);
+    if (errnum != 0) throw gpiod_error(errnum, "claim it", line.name, owner);
+    return *found;
+}
+
+std::string input_action(Bias bias, bool edges) {
+    std::string action = "claim it as an input";
+    if (bias == Bias::pull_up) action += " with pull-up";
+    if (bias == Bias::pull_down) action += " with pull-down";
+    if (edges) action += ", watching its edges";
+    return action;
+}
+
+Error no_gpio_chip_error(const std::filesystem::path& dev_root) {
+    return Error(ErrorCode::gpio, "no GPIO chip found in " + dev_root.string() +
+                                      ": is this a Raspberry Pi? To practise without one, use the simulated "
+                                      "board (BERRYKIT_BOARD=sim)");
 }
 
 }  // namespace detail

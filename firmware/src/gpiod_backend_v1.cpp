@@ -12,7 +12,6 @@
 #include <array>
 #include <cerrno>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -45,14 +44,6 @@ int bias_flags(Bias bias) noexcept {
         case Bias::pull_down: return flag(GPIOD_LINE_REQUEST_FLAG_BIAS_PULL_DOWN);
     }
     return 0;
-}
-
-std::string input_action(Bias bias, bool edges) {
-    std::string action = "claim it as an input";
-    if (bias == Bias::pull_up) action += " with pull-up";
-    if (bias == Bias::pull_down) action += " with pull-down";
-    if (edges) action += ", watching its edges";
-    return action;
 }
 
 // Since Linux 5.7 the kernel stamps GPIO events with CLOCK_MONOTONIC, the clock SteadyClock reads.
@@ -115,59 +106,19 @@ private:
     std::uint64_t generation_ = 0;
 };
 
-class GpiodBackend final : public Backend {
+class GpiodBackend final : public detail::GpiodBackendBase<GpiodPin> {
 public:
-    explicit GpiodBackend(GpiodOptions options)
-        : Backend(std::make_unique<SteadyClock>()),
-          options_(std::move(options)),
-          sensors_(SysfsSensorBus::Options{.root = options_.sysfs_root}) {}
-
-    std::string kind() const override { return "gpiod"; }
-    SensorBus& sensors() override { return sensors_; }
-
-    void attach(EventLoop& loop) override {
-        std::lock_guard guard(lock());
-        for (auto* pin : pins_) pin->stop_watching();  // from an earlier loop, if any
-        Backend::attach(loop);
-        for (auto* pin : pins_) pin->watch_edges(loop);
-    }
-
-    void forget(GpiodPin* pin) noexcept { pins_.erase(pin); }
+    explicit GpiodBackend(GpiodOptions options) : GpiodBackendBase(std::move(options), probe_chip) {}
 
 protected:
-    std::optional<LineInfo> lookup(std::string_view name) const override {
-        {
-            std::lock_guard guard(cache_lock_);
-            if (const auto it = cache_.find(name); it != cache_.end()) return it->second;
-        }
-        auto found = search_chips(name);
-        if (found) {
-            std::lock_guard guard(cache_lock_);
-            cache_.insert_or_assign(found->name, *found);
-        }
-        return found;
-    }
-
     std::unique_ptr<Pin> open_pin(const LineInfo& line, const std::string& owner) override {
-        LineInfo info = line;
-        OpenLine open = open_line(options_.dev_root / info.chip, info.name);
-        if (open.error != 0 && open.error != ENOENT) throw gpiod_error(open.error, "claim it", info.name, owner);
-        if (open.error == ENOENT) {
-            // The chip or the line on it is gone: the chips were renumbered since the lookup (a
-            // GPIO expander came or went). Look everywhere again before giving up.
-            {
-                std::lock_guard guard(cache_lock_);
-                cache_.erase(info.name);
-            }
-            const auto found = lookup(info.name);
-            if (!found) throw gpiod_error(ENOENT, "claim it", info.name, owner);
-            info = *found;
-            open = open_line(options_.dev_root / info.chip, info.name);
-            if (!open.line) throw gpiod_error(open.error, "claim it", info.name, owner);
-        }
-        auto pin = std::make_unique<GpiodPin>(*this, std::move(info), owner, std::move(open), options_.consumer);
-        pins_.insert(pin.get());
-        return pin;
+        OpenLine open;
+        LineInfo info = lines().open(line, owner, [&](const LineInfo& candidate) {
+            open = open_line(options().dev_root / candidate.chip, candidate.name);
+            return open.line ? 0 : open.error;
+        });
+        auto pin = std::make_unique<GpiodPin>(*this, std::move(info), owner, std::move(open), options().consumer);
+        return remember(std::move(pin));
     }
 
 private:
@@ -179,35 +130,12 @@ private:
         return open;
     }
 
-    std::optional<LineInfo> search_chips(std::string_view name) const {
-        if (name.empty()) return std::nullopt;
-        const std::string wanted(name);
-        int first_error = 0;
-        std::filesystem::path failed_chip;
-        for (const auto& chip_path : detail::find_gpio_chips(options_.dev_root)) {
-            const OpenLine open = open_line(chip_path, wanted);
-            if (open.line) {
-                return LineInfo{wanted, detail::bcm_from_line_name(wanted).value_or(-1), chip_path.filename().string(),
-                                gpiod_line_offset(open.line)};
-            }
-            // ENOENT from find_line is "not on this chip"; anything else is a chip we could not
-            // look at, which matters only if no other chip has the line.
-            if (open.error != ENOENT && first_error == 0) {
-                first_error = open.error;
-                failed_chip = chip_path;
-            }
-        }
-        // "No such line" would send a child hunting for a wiring mistake when the real problem
-        // is, say, permission to open the chip: say that instead.
-        if (first_error != 0) throw gpiod_error(first_error, "look for it on " + failed_chip.string(), wanted, "");
-        return std::nullopt;
+    // ENOENT from find_line is "not on this chip".
+    static detail::ChipProbe probe_chip(const std::filesystem::path& chip_path, const std::string& name) {
+        const OpenLine open = open_line(chip_path, name);
+        if (!open.line) return {std::nullopt, open.error};
+        return {gpiod_line_offset(open.line), 0};
     }
-
-    GpiodOptions options_;
-    SysfsSensorBus sensors_;
-    mutable std::mutex cache_lock_;  // lookup() is const and may run outside the board lock
-    mutable std::map<std::string, LineInfo, std::less<>> cache_;
-    std::set<GpiodPin*> pins_;  // open pins, to watch their edges when a loop is attached
 };
 
 GpiodPin::GpiodPin(GpiodBackend& backend, LineInfo line, std::string owner, OpenLine open, std::string consumer)
@@ -258,7 +186,7 @@ void GpiodPin::do_make_input(Bias bias, Edge edges) {
     // Both edges whatever was asked: Pin filters them, and its debounce needs every raw edge to
     // know where the line settled.
     const int type = edges == Edge::none ? GPIOD_LINE_REQUEST_DIRECTION_INPUT : GPIOD_LINE_REQUEST_EVENT_BOTH_EDGES;
-    rerequest(Request{type, bias_flags(bias), 0}, input_action(bias, edges != Edge::none));
+    rerequest(Request{type, bias_flags(bias), 0}, detail::input_action(bias, edges != Edge::none));
 }
 
 void GpiodPin::check_held() const {
@@ -331,9 +259,7 @@ void GpiodPin::do_close() noexcept {
 
 std::unique_ptr<Backend> make_gpiod_backend(const GpiodOptions& options) {
     if (!gpio_chips_present(options.dev_root)) {
-        throw Error(ErrorCode::gpio, "no GPIO chip found in " + options.dev_root.string() +
-                                         ": is this a Raspberry Pi? To practise without one, use the simulated "
-                                         "board (BERRYKIT_BOARD=sim)");
+        throw detail::no_gpio_chip_error(options.dev_root);
     }
     return std::make_unique<GpiodBackend>(options);
 }

@@ -6,8 +6,12 @@
 // loop (no polling) and carry the kernel's CLOCK_MONOTONIC timestamp. Every libgpiod failure
 // becomes one Error(gpio) whose message names the part and the line, in gpiod_error().
 //
-// Two sources implement it: gpiod_backend_v1.cpp (libgpiod 1.6, Bookworm) and, later,
-// gpiod_backend_v2.cpp (libgpiod 2.x, Trixie). CMake compiles the one FindLibgpiod detects.
+// Two sources implement it: gpiod_backend_v1.cpp (libgpiod 1.6's C API, Bookworm) and
+// gpiod_backend_v2.cpp (libgpiod 2.x's C++ bindings, Trixie). CMake compiles the one FindLibgpiod
+// detects; scripts/build-gpiod2.sh builds against a private 2.x beside the system's 1.6. They
+// behave alike, but for one thing: on 2.x a change of direction or bias changes the held request
+// in place, where 1.x lets the line go and requests it again (so, for a moment, another program
+// could take it).
 #pragma once
 
 #include "berrykit/backend.hpp"

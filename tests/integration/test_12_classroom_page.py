@@ -81,12 +81,14 @@ class Script:
         self.process.wait(10)
 
 
-def led_lit(name):
-    return f'document.querySelector(\'[data-part="{name}"][data-type]\').dataset.on === "true"'
+def card(name):
+    """The JavaScript for the part's card on the page."""
+    return f'document.querySelector(\'[data-part="{name}"][data-type]\')'
 
 
-def led_dark(name):
-    return f'document.querySelector(\'[data-part="{name}"][data-type]\').dataset.on === "false"'
+def shows(name, key, value):
+    """A condition for Browser.wait_for: the part's card has data-<key> equal to value."""
+    return f'{card(name)}.dataset.{key} === "{value}"'
 
 
 def test_a_script_blinking_red_lights_red_on_the_page_then_puts_it_out(classroom, tmp_path, output):
@@ -103,12 +105,12 @@ def test_a_script_blinking_red_lights_red_on_the_page_then_puts_it_out(classroom
                                           "input()\n")
         try:
             script.expect("on")
-            browser.wait_for(led_lit("red"), what="red to be lit on the page")
+            browser.wait_for(shows("red", "on", "true"), what="red to be lit on the page")
             assert "ON" in browser.part("red").text  # in words too, for colour-blind kids
             browser.screenshot("2-red-lit")
             script.tell()
             script.expect("off")
-            browser.wait_for(led_dark("red"), what="red to be out on the page")
+            browser.wait_for(shows("red", "on", "false"), what="red to be out on the page")
             assert "OFF" in browser.part("red").text
             browser.screenshot("3-red-out")
         finally:
@@ -129,12 +131,12 @@ def test_clicking_the_pages_button_runs_the_scripts_when_pressed(classroom, tmp_
             browser.open(page)
             browser.press("button")          # the mouse held down on the page's button
             script.expect("pressed")
-            browser.wait_for('document.querySelector(\'[data-part="button"][data-type]\').dataset.pressed === "true"',
+            browser.wait_for(shows("button", "pressed", "true"),
                              what="the page to show the button pressed")
             browser.screenshot("1-held")
             browser.release("button")
             script.expect("released")
-            browser.wait_for('document.querySelector(\'[data-part="button"][data-type]\').dataset.pressed === "false"',
+            browser.wait_for(shows("button", "pressed", "false"),
                              what="the page to show the button let go")
             browser.wait_for('[...document.querySelectorAll("#log li")].some(li => li.textContent.includes("button was pressed"))',
                              what="the press in the page's log")
@@ -153,14 +155,14 @@ def test_the_keyboard_presses_a_button_while_space_is_held(classroom, tmp_path, 
         target = browser.part("button2").find_element(By.CSS_SELECTOR, '[data-action="press"]')
         browser.driver.execute_script("arguments[0].focus()", target)
         ActionChains(browser.driver).key_down(Keys.SPACE).perform()
-        browser.wait_for('document.querySelector(\'[data-part="button2"][data-type]\').dataset.pressed === "true"',
+        browser.wait_for(shows("button2", "pressed", "true"),
                          what="Space to press button2")
         client = Client(daemon.socket)
         try:
             assert client.request("get", part="button2")["state"]["pressed"] is True
             browser.screenshot("1-space-held")
             ActionChains(browser.driver).key_up(Keys.SPACE).perform()
-            browser.wait_for('document.querySelector(\'[data-part="button2"][data-type]\').dataset.pressed === "false"',
+            browser.wait_for(shows("button2", "pressed", "false"),
                              what="letting go of Space to release button2")
             wait_until(lambda: client.request("get", part="button2")["state"]["pressed"] is False, 5,
                        "berrykitd to see button2 let go")
@@ -211,17 +213,17 @@ def test_two_pages_open_at_once_both_show_every_change(classroom, tmp_path, outp
             client.request("claim", part="amber")
             client.request("set", part="amber", value=0.4)
             for browser in (projector, laptop):
-                browser.wait_for('document.querySelector(\'[data-part="rgb"][data-type]\').dataset.value === "1,0,0.5"',
+                browser.wait_for(shows("rgb", "value", "1,0,0.5"),
                                  what="the RGB LED's colour")
-                browser.wait_for('document.querySelector(\'[data-part="amber"][data-type]\').dataset.value === "0.4"',
+                browser.wait_for(shows("amber", "value", "0.4"),
                                  what="amber at 40 %")
-                browser.wait_for('document.querySelector(\'[data-part="amber"][data-type]\').textContent.includes("rainbow.py")',
+                browser.wait_for(card("amber") + '.textContent.includes("rainbow.py")',
                                  what="who holds amber")
                 browser.screenshot("1-rgb-and-amber")
         finally:
             client.close()
         for browser in (projector, laptop):
-            browser.wait_for(led_dark("amber"), what="amber out once the program ended")
+            browser.wait_for(shows("amber", "on", "false"), what="amber out once the program ended")
 
 
 def test_the_page_works_with_no_network_and_loads_nothing_from_elsewhere(classroom, output):
@@ -262,7 +264,7 @@ def test_the_buzzer_shows_and_sounds_only_when_the_teacher_turns_sound_on(classr
         try:
             client.request("claim", part="buzzer")
             client.request("set", part="buzzer", value=1)
-            browser.wait_for('document.querySelector(\'[data-part="buzzer"][data-type]\').dataset.on === "true"',
+            browser.wait_for(shows("buzzer", "on", "true"),
                              what="the buzzer shown sounding")
             assert "BEEP" in browser.part("buzzer").text
             assert browser.driver.execute_script("return window.berrykitPage.beeping") is False  # sound is off
@@ -290,7 +292,7 @@ def test_holding_the_motion_sensor_on_the_page_is_motion_for_a_script(classroom,
             browser.open(page)
             browser.press("motion")
             script.expect("motion")
-            browser.wait_for('document.querySelector(\'[data-part="motion"][data-type]\').dataset.motion === "true"',
+            browser.wait_for(shows("motion", "motion", "true"),
                              what="the page to show motion")
             browser.screenshot("1-waving")
             browser.release("motion")
@@ -327,7 +329,7 @@ def test_a_finger_on_the_pages_button_presses_it_until_lifted(classroom, tmp_pat
             assert pressed[0] == "pressed" and released[0] == "released", (pressed, released)
             held = float(released[1]) - float(pressed[1])
             assert 0.4 < held < 3, held  # pressed while the finger was down, let go when it lifted
-            browser.wait_for('document.querySelector(\'[data-part="button"][data-type]\').dataset.pressed === "false"',
+            browser.wait_for(shows("button", "pressed", "false"),
                              what="the button let go on the page")
             browser.screenshot("1-after-touch")
     finally:

@@ -260,7 +260,6 @@ struct WebView::Impl {
 
     void add(std::deque<std::pair<std::uint64_t, json>>& list, std::uint64_t& floor, std::size_t keep, json item) {
         std::lock_guard guard(mutex);
-        if (&list == &log) item["n"] = ++log_count;
         list.emplace_back(++version, std::move(item));
         while (list.size() > keep) {
             floor = list.front().first;
@@ -606,7 +605,11 @@ std::size_t WebView::pages() const {
 
 void WebView::part_changed(const json& part) { impl_->set_part(part); }
 
-void WebView::logged(const json& entry) { impl_->add(impl_->log, impl_->log_floor, max_log, entry); }
+void WebView::logged(const json& entry) {
+    json numbered = entry;
+    numbered["n"] = ++impl_->log_count;  // only ever on the loop's thread
+    impl_->add(impl_->log, impl_->log_floor, max_log, std::move(numbered));
+}
 
 void WebView::sent_to_cloud(const std::string& kind, const json& payload) {
     if (kind != "readings") return;

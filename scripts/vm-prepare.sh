@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Prepares what the VM tests boot, once, cached per kernel ABI: Debian's linux-image-amd64 kernel,
 # its configfs.ko, and irq_sim.ko + gpio-sim.ko built out of tree (Debian's kernels do not build
-# them) from linux-source-X.Y against the matching headers. Prints the cache folder on stdout
+# them) from linux-source-X.Y against the matching headers, with gpio-sim changed to leave an
+# output at its level when it is let go, as a Raspberry Pi does. Prints the cache folder on stdout
 # (last line); everything else goes to stderr.
 #
 #   BERRYKIT_VM_CACHE  the cache (default /var/cache/berrykit-vm); one folder per ABI inside
 #
 # What is cached, in $BERRYKIT_VM_CACHE/<abi>/: vmlinuz, modules/{configfs,irq_sim,gpio-sim}.ko,
-# and the downloaded .debs (deleted once unpacked; the folder is complete when `ready` exists).
+# and the downloaded .debs (deleted once unpacked; the folder is complete when `ready` names this
+# ABI and recipe). Folders of older ABIs are removed once a newer one is ready.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -25,7 +27,9 @@ mkdir -p "$cache_root"
 # One preparation at a time per ABI: a second run waits, then finds it ready.
 exec 9>"$cache_root/$abi.lock"
 flock 9
-if [ -f "$cache/ready" ]; then
+# What `ready` holds: the ABI and the recipe. A cache made by an older recipe is made again.
+recipe="$abi, gpio-sim keeps outputs"
+if [ "$(cat "$cache/ready" 2>/dev/null)" = "$recipe" ]; then
   say "kernel $abi ready in $cache (cached)"
   echo "$cache"
   exit 0
@@ -33,7 +37,7 @@ fi
 
 say "preparing kernel $abi in $cache"
 work="$cache/work"
-rm -rf "$work"
+rm -rf "$work" "$cache/modules" "$cache/ready"
 mkdir -p "$work/debs" "$cache/modules"
 headers="/usr/src/linux-headers-${abi}-amd64"
 [ -d "$headers" ] || { say "missing $headers (install-deps.sh --vm should have installed it)"; exit 1; }
@@ -67,11 +71,28 @@ sed 's/handle_simple_irq(irq_to_desc(\([a-z_]*\)))/generic_handle_irq(\1)/' \
 grep -q 'generic_handle_irq(' "$build/irq_sim.c" || { say "irq_sim.c changed upstream: the irq_to_desc fix did not apply"; exit 1; }
 grep -q MODULE_LICENSE "$build/irq_sim.c" || printf '\n#include <linux/module.h>\nMODULE_LICENSE("GPL");\n' >>"$build/irq_sim.c"
 grep -q MODULE_LICENSE "$build/gpio-sim.c" || { say "gpio-sim.c has no MODULE_LICENSE"; exit 1; }
+# When a program lets go of a line, gpio-sim puts its value back to the pull. Raspberry Pi OS's
+# kernel does not: an output stays an output at the level it had (pinctrl-bcm2835 and -rp1 unless
+# strict_gpiod is set), which is what a board's `keep` parts rely on after berrykitd stops. So
+# here an output keeps its level when it is let go, and a line keeps reading its pull once it is
+# made an input again (what a real pin does when it stops driving).
+free_reset='__assign_bit(offset, chip->value_map, !!test_bit(offset, chip->pull_map));'
+[ "$(grep -cF "$free_reset" "$build/gpio-sim.c")" = 1 ] &&
+  grep -qF '__set_bit(offset, chip->direction_map);' "$build/gpio-sim.c" ||
+  { say "gpio-sim.c changed upstream: the keep-outputs change did not apply"; exit 1; }
+sed -i -e "s/^\(\s*\)__assign_bit(offset, chip->value_map, !!test_bit(offset, chip->pull_map));/\1if (test_bit(offset, chip->direction_map)) \/* an input *\/\n\1\t$free_reset/" \
+  -e "s/^\(\s*\)__set_bit(offset, chip->direction_map);/&\n\1$free_reset/" "$build/gpio-sim.c"
+[ "$(grep -cF "$free_reset" "$build/gpio-sim.c")" = 2 ] && grep -qF '/* an input */' "$build/gpio-sim.c" ||
+  { say "the keep-outputs change to gpio-sim.c did not apply"; exit 1; }
 echo 'obj-m := irq_sim.o gpio-sim.o' >"$build/Kbuild"
 make -s -C "$headers" M="$build" -j2 modules >&2
 cp "$build/irq_sim.ko" "$build/gpio-sim.ko" "$cache/modules/"
 
 rm -rf "$work"
-echo "$abi" >"$cache/ready"
+echo "$recipe" >"$cache/ready"
+# Kernels the archive has moved on from are not booted again.
+for old in "$cache_root"/*/; do
+  [ "${old%/}" = "$cache" ] || rm -rf "${old%/}" "${old%/}.lock"
+done
 say "kernel $abi ready in $cache ($(awk "BEGIN{printf \"%.1f\", $(date +%s.%N) - $started}") s)"
 echo "$cache"

@@ -1,16 +1,22 @@
 #!/bin/sh
 # berrykit VM tests — berrykitd end to end on the libgpiod backend, inside the test VM (busybox sh).
 #
-#   berrykitd_e2e.sh BERRYKITD BERRYKIT BOARD_FILE
+#   berrykitd_e2e.sh BERRYKITD BERRYKIT BOARD_FILE KEEP_BOARD_FILE
 #
-# berrykitd runs the classroom board on gpio-sim's chip A. `berrykit set red on` must light GPIO17
-# (sim_gpio17/value reads 1) and letting go must put it out; pulling GPIO21 down (the button, wired
-# to ground with a pull-up: pressed) must reach `berrykit watch` as a press, and pulling it back up
-# as a release. Exits 0 only if every step did what it should.
+# berrykitd runs the classroom board (BOARD_FILE) on gpio-sim's chip A. `berrykit set red on` must
+# light GPIO17 (sim_gpio17/value reads 1) and letting go must put it out; pulling GPIO21 down (the
+# button, wired to ground with a pull-up: pressed) must reach `berrykit watch` as a press, and
+# pulling it back up as a release.
+# Then berrykitd runs KEEP_BOARD_FILE (tests/vm/keep_board.json) and is stopped with SIGTERM while
+# programs hold its LEDs: every line must be left as the board says, a `keep` part as it was and
+# every other part off, at its own off level. (The VM's gpio-sim keeps an output's level when it is
+# let go, as Raspberry Pi OS's kernel does: scripts/vm-prepare.sh.)
+# Exits 0 only if every step did what it should.
 set -u
 berrykitd=$1
 berrykit=$2
 board=$3
+keep_board=$4
 map=${BERRYKIT_GPIO_SIM:?BERRYKIT_GPIO_SIM names the gpio-sim map (tests/vm/init)}
 work=/tmp/berrykitd-e2e
 socket=$work/berrykit.sock
@@ -36,6 +42,7 @@ wait_for() {
     return 1
 }
 value_is() { [ "$(cat "$1/value")" = "$2" ]; }
+ended() { [ ! -e "/proc/$1" ] || [ "$(sed 's/.*) //' "/proc/$1/stat" | cut -d' ' -f1)" = Z ]; }  # a child, not yet waited for
 stop() {  # stop PID NAME: SIGTERM, and its exit code must be 0
     kill "$1" 2>/dev/null
     wait "$1"
@@ -102,6 +109,57 @@ fi
 stop "$watcher" "berrykit watch"
 
 stop "$daemon" "berrykitd"
+
+# ---- SIGTERM: each output is left as the board says -------------------------------------------
+amber=$(sim_dir GPIO27)
+green=$(sim_dir GPIO22)
+buzzer=$(sim_dir GPIO18)
+levels() { echo "red GPIO17=$(cat "$red/value") amber GPIO27=$(cat "$amber/value") green GPIO22=$(cat "$green/value") buzzer GPIO18=$(cat "$buzzer/value")"; }
+rm -f "$socket"
+"$berrykitd" --backend gpiod --board "$keep_board" --socket "$socket" --log-level info >"$work/berrykitd-keep.log" 2>&1 &
+daemon=$!
+if wait_for 60 test -S "$socket"; then
+    pass "berrykitd serves the keep-test board"
+    # At the start every output is off: green, wired to 3.3 V, is off with its line high.
+    value_is "$red" 0 && value_is "$amber" 0 && value_is "$green" 1 && value_is "$buzzer" 0 &&
+        pass "every output starts off ($(levels))" || fail "not every output starts off: $(levels)"
+    # A kept part stays on when its program ends: `berrykit set` says so and ends at once.
+    "$berrykit" --socket "$socket" set amber on >"$work/set-amber.log" 2>&1
+    code=$?
+    [ "$code" = 0 ] && value_is "$amber" 1 && pass "berrykit set amber on (keep) ends, and GPIO27 stays 1" ||
+        fail "berrykit set amber on (keep) exited with $code, GPIO27 reads $(cat "$amber/value")"
+    # Two programs hold red and green on when berrykitd is stopped.
+    "$berrykit" --socket "$socket" set red on >"$work/set-red.log" 2>&1 &
+    red_setter=$!
+    "$berrykit" --socket "$socket" set green on >"$work/set-green.log" 2>&1 &
+    green_setter=$!
+    wait_for 30 grep -q "red is on" "$work/set-red.log" && wait_for 30 grep -q "green is on" "$work/set-green.log" &&
+        value_is "$red" 1 && value_is "$green" 0 && pass "red and green are on, held by two programs ($(levels))" ||
+        fail "red and green are not both on: $(levels)"
+    stop "$daemon" "berrykitd (keep-test board)"
+    value_is "$red" 0 && pass "after SIGTERM red (a program held it on) is off: GPIO17=0" ||
+        fail "after SIGTERM red was left on: GPIO17=$(cat "$red/value")"
+    value_is "$amber" 1 && pass "after SIGTERM amber (keep) is still on: GPIO27=1" ||
+        fail "after SIGTERM amber (keep) was switched off: GPIO27=$(cat "$amber/value")"
+    value_is "$green" 1 && pass "after SIGTERM green (wired to 3.3 V) is off: GPIO22=1" ||
+        fail "after SIGTERM green was left at GPIO22=$(cat "$green/value"), on for an LED wired to 3.3 V"
+    value_is "$buzzer" 0 && pass "after SIGTERM the buzzer (keep, never on) is still off: GPIO18=0" ||
+        fail "after SIGTERM the buzzer reads GPIO18=$(cat "$buzzer/value")"
+    # The programs that held red and green learn that berrykitd has gone, and end.
+    for setter in "$red_setter" "$green_setter"; do
+        if wait_for 10 ended "$setter"; then
+            wait "$setter"
+        else
+            fail "a berrykit set was still running 10 s after berrykitd stopped"
+            kill "$setter" 2>/dev/null
+        fi
+    done
+    grep -q "berrykitd" "$work/set-red.log" && pass "berrykit set red says berrykitd went away: $(tail -n1 "$work/set-red.log")" ||
+        fail "berrykit set red did not say why it ended: $(cat "$work/set-red.log")"
+else
+    fail "berrykitd did not open its socket within 60 s for the keep-test board"
+    kill "$daemon" 2>/dev/null
+fi
 show_logs
 echo "e2e: $failures failure(s)"
 [ "$failures" = 0 ]

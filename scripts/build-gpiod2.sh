@@ -5,6 +5,8 @@
 #   BERRYKIT_GPIOD2_BUILD_DIR  build folder (default: build-gpiod2)
 #   BERRYKIT_LIBGPIOD2_DIR     where libgpiod 2.x is unpacked (default: /var/cache/berrykit-libgpiod2)
 #   BERRYKIT_JOBS              parallel compile jobs (default: the number of cores)
+#   BERRYKIT_GPIOD2_TARGETS    build only these targets (space-separated; default: everything).
+#                              scripts/test.sh builds what the gpiod and VM tests run, no more.
 # Arguments go to the test run: `scripts/build-gpiod2.sh -R gpiod` (the default), or `-L cpp`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +34,9 @@ if ! grep -q '^BERRYKIT_GPIOD_API_BUILT:INTERNAL=2$' "$build_dir/CMakeCache.txt"
   echo "build-gpiod2: CMake did not pick libgpiod 2.x from $libdir/pkgconfig (see the configure output above)" >&2
   exit 1
 fi
-cmake --build "$build_dir" -j "${BERRYKIT_JOBS:-$(nproc)}"
+targets=()
+for target in ${BERRYKIT_GPIOD2_TARGETS:-}; do targets+=(--target "$target"); done
+cmake --build "$build_dir" -j "${BERRYKIT_JOBS:-$(nproc)}" "${targets[@]}"
 
 [ $# -gt 0 ] || set -- -R gpiod
 ctest --test-dir "$build_dir" --output-on-failure --timeout 300 "$@"

@@ -1,19 +1,30 @@
 #!/usr/bin/env bash
 # Runs every berrykit test: installs what is needed, builds, then one ctest run (C++ unit tests,
-# Python tests, the installed-package check), then the C++ unit tests again under AddressSanitizer
-# + UndefinedBehaviorSanitizer and ThreadSanitizer. Exits non-zero on any failure.
+# Python tests, the installed-package check, the VM tests), then the libgpiod backend's tests and
+# VM tests again in a second build against libgpiod 2.x, then the C++ unit tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer and ThreadSanitizer. Exits non-zero on any failure.
 #   BERRYKIT_SANITIZERS=0  skips the sanitizer builds (quicker while developing)
-#   BERRYKIT_VM=1          also runs the VM tests (ctest label `vm`, tests/vm/README.md): the
-#                          libgpiod backend and berrykitd under a real kernel's gpio-sim, in QEMU.
-#                          The first run installs qemu and downloads a kernel (about 210 MB).
+#   BERRYKIT_VM=0          skips the VM tests and the libgpiod 2.x build (quicker while developing).
+#                          The VM tests (ctest label `vm`, tests/vm/README.md) run the libgpiod
+#                          backend and berrykitd under a real kernel's gpio-sim, in QEMU. The first
+#                          run installs qemu and downloads a kernel and its source (about 260 MB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export BERRYKIT_BOARD=sim   # tests never touch real GPIO, even on a Pi
 
 bash scripts/build.sh -DBERRYKIT_TEST_INSTALLED=ON
 vm_tests=(-LE vm)
-if [ "${BERRYKIT_VM:-0}" = 1 ]; then vm_tests=(); fi
+if [ "${BERRYKIT_VM:-1}" != 0 ]; then
+  vm_tests=()
+  bash scripts/vm-prepare.sh >/dev/null   # qemu, the kernel and gpio-sim, before the clock starts
+fi
 ctest --test-dir build --output-on-failure -j "$(nproc)" --timeout 300 "${vm_tests[@]}"
+
+if [ "${BERRYKIT_VM:-1}" != 0 ]; then
+  echo "test: the libgpiod backend and the VM tests again, built against libgpiod 2.x (build-gpiod2/)"
+  BERRYKIT_GPIOD2_TARGETS="test_gpiod_backend test_gpiod_conformance berrykitd berrykit" \
+    bash scripts/build-gpiod2.sh -R '^(gpiod_backend|vm):'
+fi
 
 if [ "${BERRYKIT_SANITIZERS:-1}" != 0 ]; then
   for san in "address;undefined" "thread"; do

@@ -491,6 +491,17 @@ BoardDefinition parse_board(std::string_view json_text, const std::string& file)
     return board;
 }
 
+std::string kit_overlay(std::string_view board_name) {
+    const auto allowed = [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+    };
+    if (board_name.empty() || board_name.front() < 'a' || board_name.front() > 'z' ||
+        !std::all_of(board_name.begin(), board_name.end(), allowed)) {
+        return {};
+    }
+    return "berrykit-" + std::string(board_name);
+}
+
 BoardDefinition load_board(const std::filesystem::path& file) {
     const std::string shown_name = file.string();
     std::error_code ec;

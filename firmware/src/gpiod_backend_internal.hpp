@@ -94,7 +94,7 @@ protected:
     GpiodBackendBase(GpiodOptions options, ProbeChip probe)
         : Backend(std::make_unique<SteadyClock>()),
           options_(std::move(options)),
-          sensors_(SysfsSensorBus::Options{.root = options_.sysfs_root}),
+          sensors_(SysfsSensorBus::Options{.root = options_.sysfs_root, .overlay = options_.overlay}),
           lines_(options_.dev_root, std::move(probe)) {}
 
     std::optional<LineInfo> lookup(std::string_view name) const override { return lines_.lookup(name); }

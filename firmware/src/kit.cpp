@@ -94,6 +94,7 @@ Kit::Kit(const KitOptions& options) : options_(options) {
         GpiodOptions gpiod_options;
         gpiod_options.dev_root = options.dev_root;
         gpiod_options.sysfs_root = options.sysfs_root;
+        gpiod_options.overlay = kit_overlay(board_.name);
         backend_ = make_gpiod_backend(gpiod_options);
     } else {
         throw Error(ErrorCode::bad_value, "there is no board backend called '" + backend +

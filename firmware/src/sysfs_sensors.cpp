@@ -217,6 +217,16 @@ SysfsSensorBus::SysfsSensorBus(Options options) : options_(std::move(options)) {
     if (!options_.read_file) options_.read_file = read_sysfs_file;
 }
 
+std::string SysfsSensorBus::kit_overlay_is_on() const {
+    return "the kit's overlay is on (dtoverlay=" + options_.overlay +
+           " in /boot/firmware/config.txt; sudo scripts/install-pi.sh puts it in place)";
+}
+
+std::string SysfsSensorBus::w1_is_on() const {
+    if (!options_.overlay.empty()) return kit_overlay_is_on();
+    return "the 1-Wire interface is on (dtoverlay=w1-gpio in /boot/firmware/config.txt)";
+}
+
 void SysfsSensorBus::pause_before_retry() const {
     if (options_.retry_pause > Nanos{0}) std::this_thread::sleep_for(options_.retry_pause);
 }
@@ -224,9 +234,7 @@ void SysfsSensorBus::pause_before_retry() const {
 double SysfsSensorBus::read_ds18b20(const std::string& part, const std::string& device) {
     const std::string who = temperature_part(part);
     const fs::path devices = options_.root / "bus" / "w1" / "devices";
-    const std::string not_found = who +
-                                  " was not found: check its wires and that the 1-Wire interface is on "
-                                  "(dtoverlay=w1-gpio in /boot/firmware/config.txt)";
+    const std::string not_found = who + " was not found: check its wires and that " + w1_is_on();
     std::string id = device;
     if (device.empty() || device == "auto") {
         const auto found = entries_starting_with(devices, "28-");
@@ -261,12 +269,11 @@ double SysfsSensorBus::read_ds18b20(const std::string& part, const std::string& 
         }
         if (is_missing(read_result.error)) {
             const auto present = entries_starting_with(devices, "28-");
-            throw Error(ErrorCode::sensor,
-                        who + " (" + id +
-                            ") was not found: check its wires, its id in the board file, and that "
-                            "the 1-Wire interface is on (dtoverlay=w1-gpio in /boot/firmware/config.txt). " +
-                            (present.empty() ? std::string("No temperature sensor is connected.")
-                                             : "Connected: " + joined(present) + "."));
+            throw Error(ErrorCode::sensor, who + " (" + id +
+                                               ") was not found: check its wires, its id in the board file, and that " +
+                                               w1_is_on() + ". " +
+                                               (present.empty() ? std::string("No temperature sensor is connected.")
+                                                                : "Connected: " + joined(present) + "."));
         }
         if (is_transient(read_result.error)) {
             last_problem = no_proper_answer(read_result.error);
@@ -296,8 +303,10 @@ ClimateReading SysfsSensorBus::read_dht(const std::string& part, const std::stri
     const fs::path devices = options_.root / "bus" / "iio" / "devices";
     const auto bcm = detail::bcm_from_line_name(line);
     const std::string not_found =
-        who + " was not found: check its wires and that dtoverlay=dht11,gpiopin=" + std::to_string(bcm.value_or(4)) +
-        " is in /boot/firmware/config.txt";
+        who + " was not found: check its wires and that " +
+        (options_.overlay.empty()
+             ? "dtoverlay=dht11,gpiopin=" + std::to_string(bcm.value_or(4)) + " is in /boot/firmware/config.txt"
+             : kit_overlay_is_on());
     // An IIO device's name, or nothing when it has none we can read (another driver's device
     // can be unreadable; it is not ours either way).
     const auto name_of = [&](const std::string& iio_device) -> std::optional<std::string> {

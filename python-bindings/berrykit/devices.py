@@ -650,7 +650,8 @@ class TemperatureSensor(Device):
     """A DS18B20 temperature sensor, read by the kernel's 1-Wire driver: ``temperature`` in °C.
 
     Wiring: red to 3.3 V, black to GND, yellow (data) to GPIO4 with a 4.7 kΩ resistor to 3.3 V;
-    ``dtoverlay=w1-gpio`` in ``/boot/firmware/config.txt``.
+    the kit's overlay switches the 1-Wire driver on: ``dtoverlay=berrykit-classroom`` in
+    ``/boot/firmware/config.txt`` (``sudo scripts/install-pi.sh`` puts it in place).
 
     Example::
 
@@ -671,8 +672,9 @@ class TemperatureSensor(Device):
 class HumidityTemperatureSensor(Device):
     """A DHT11 or DHT22, read by the kernel's dht11 driver: ``temperature`` (°C) and ``humidity`` (%).
 
-    Wiring: + to 3.3 V, - to GND, out to the GPIO pin; ``dtoverlay=dht11,gpiopin=25`` in
-    ``/boot/firmware/config.txt`` (the driver reads DHT22s too).
+    Wiring: + to 3.3 V, - to GND, out to the GPIO pin (GPIO25 in the classroom kit); the kit's
+    overlay switches the dht11 driver on, which reads DHT22s too: ``dtoverlay=berrykit-classroom``
+    in ``/boot/firmware/config.txt``.
 
     Example::
 

@@ -496,3 +496,14 @@ TEST_CASE("part types have a file name and a friendly name, and round-trip") {
     CHECK_FALSE(part_type_from_string("rgb").has_value());
     CHECK_FALSE(part_type_from_string("").has_value());
 }
+
+TEST_CASE("a board's overlay is named as the overlay generator names it, or not at all") {
+    CHECK(kit_overlay("classroom") == "berrykit-classroom");
+    CHECK(kit_overlay("my-kit_2") == "berrykit-my-kit_2");
+    // board_to_dts.py refuses these names, so there is no such overlay to ask for.
+    CHECK(kit_overlay("").empty());
+    CHECK(kit_overlay("Classroom").empty());
+    CHECK(kit_overlay("2nd-kit").empty());
+    CHECK(kit_overlay("my kit").empty());
+    CHECK(kit_overlay("kit/one").empty());
+}

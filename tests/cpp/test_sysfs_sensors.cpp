@@ -205,6 +205,28 @@ TEST_CASE("a DS18B20 with no sensor connected says to check the wires and the 1-
     }
 }
 
+TEST_CASE("with the kit's overlay known, a missing sensor asks for that overlay, not the kernel's own") {
+    TempDir empty;
+    SysfsSensorBus::Options options;
+    options.root = empty.path();
+    options.overlay = "berrykit-classroom";
+    SysfsSensorBus bus(options);
+    const std::string overlay_is_on =
+        "the kit's overlay is on (dtoverlay=berrykit-classroom in /boot/firmware/config.txt; sudo "
+        "scripts/install-pi.sh puts it in place)";
+    const Error temperature = error_from([&] { bus.read_ds18b20("temperature", "auto"); });
+    CHECK(code_of(temperature) == "sensor");
+    CHECK(std::string(temperature.what()) ==
+          "the temperature sensor 'temperature' was not found: check its wires and that " + overlay_is_on);
+    const Error by_id = error_from([&] { bus.read_ds18b20("fridge", "28-000000000bad"); });
+    CHECK_THAT(by_id.what(),
+               Contains("(28-000000000bad) was not found") && Contains(overlay_is_on + ". ") && !Contains("w1-gpio"));
+    const Error climate = error_from([&] { bus.read_dht("climate", "auto", "GPIO25"); });
+    CHECK(code_of(climate) == "sensor");
+    CHECK(std::string(climate.what()) ==
+          "the climate sensor 'climate' was not found: check its wires and that " + overlay_is_on);
+}
+
 TEST_CASE("'auto' with two DS18B20s lists both and says to put the id in the board file") {
     SysTree sys;
     sys.add_ds18b20("28-00000a1b2c3d", w1_slave(21500));

@@ -108,6 +108,12 @@ else
 fi
 stop "$watcher" "berrykit watch"
 
+# ---- a kernel-read sensor that is not there asks for the kit's overlay --------------------------
+said=$("$berrykit" --socket "$socket" read temperature 2>&1)
+echo "$said" | grep -q "not found.*dtoverlay=berrykit-classroom" &&
+    pass "berrykit read temperature (no 1-Wire bus here) asks for the kit's overlay: $said" ||
+    fail "berrykit read temperature does not ask for dtoverlay=berrykit-classroom: $said"
+
 stop "$daemon" "berrykitd"
 
 # ---- SIGTERM: each output is left as the board says -------------------------------------------

@@ -82,6 +82,11 @@ const std::vector<std::string>& led_colors();
 // GPIO1 are the HAT ID EEPROM's).
 bool is_header_line(std::string_view name) noexcept;
 
+// The name of a board's device-tree overlay, as firmware/overlay/board_to_dts.py names it:
+// "berrykit-classroom" (berrykit-classroom.dtbo, dtoverlay=berrykit-classroom). Empty when the
+// board's name cannot be an overlay's (the generator takes [a-z][a-z0-9_-]* only).
+std::string kit_overlay(std::string_view board_name);
+
 // Parses and validates a board definition. `file` is only used in messages. Throws Error(board):
 //   "classroom.json: part 'red': field 'line': GPIO99 is not a line on the Raspberry Pi's header"
 BoardDefinition parse_board(std::string_view json_text, const std::string& file);

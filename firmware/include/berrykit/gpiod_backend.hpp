@@ -28,6 +28,9 @@ struct GpiodOptions {
     std::string consumer = "berrykit";          // shown by gpioinfo as the line's user
     std::filesystem::path dev_root = "/dev";    // where gpiochipN devices are
     std::filesystem::path sysfs_root = "/sys";  // for the 1-Wire and IIO sensors
+    // The kit's device-tree overlay for this board ("berrykit-classroom"), which a sensor that is
+    // not found asks for; empty: it asks for the kernel's own w1-gpio / dht11 overlays.
+    std::string overlay;
 };
 
 // True when this build has a libgpiod backend; the API it was built for (1 or 2, 0 for none).

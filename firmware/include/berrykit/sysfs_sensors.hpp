@@ -43,6 +43,9 @@ public:
         // How a file is read; it must throw as read_sysfs_file does. Tests wrap the real read to
         // make it fail the way a sensor does. Empty means read_sysfs_file.
         std::function<std::string(const std::filesystem::path&)> read_file = nullptr;
+        // The kit's device-tree overlay ("berrykit-classroom"): a sensor that is not found asks
+        // for it in config.txt. Empty: it asks for the kernel's own w1-gpio / dht11 overlays.
+        std::string overlay;
     };
     SysfsSensorBus() : SysfsSensorBus(Options{}) {}
     // Throws Error(bad_value) for attempts < 1 or a negative retry_pause.
@@ -56,6 +59,10 @@ public:
 
 private:
     void pause_before_retry() const;
+    // How a sensor's driver is switched on, for "was not found" messages: the kit's overlay when
+    // there is one, else the kernel's own.
+    std::string kit_overlay_is_on() const;
+    std::string w1_is_on() const;
 
     Options options_;
 };

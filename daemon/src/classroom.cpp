@@ -236,7 +236,13 @@ int run_classroom(const ClassroomOptions& options, int signal_fd, std::ostream& 
         if (options.cloud) {
             if (const auto mosquitto = find_program("mosquitto", {"/usr/sbin/mosquitto"})) {
                 const unsigned port = free_loopback_port();
-                std::ofstream(folder / "mosquitto.conf") << "listener " << port << " 127.0.0.1\nallow_anonymous true\n";
+                std::ofstream conf(folder / "mosquitto.conf");
+                conf << "listener " << port << " 127.0.0.1\nallow_anonymous true\n";
+                // Started by root, mosquitto switches to the `mosquitto` user, and a change of user
+                // clears PR_SET_PDEATHSIG (prctl(2)): a killed `berrykit sim` would leave it running.
+                // It listens on 127.0.0.1 only; as root it stays the user that started it.
+                if (::geteuid() == 0) conf << "user root\n";
+                conf.close();
                 broker.start({mosquitto->string(), "-c", (folder / "mosquitto.conf").string()}, {});
                 if (!wait_for([port] { return can_connect(port); }, [&] { return !broker.has_ended(); }, 10)) {
                     return fail("mosquitto did not start", broker);

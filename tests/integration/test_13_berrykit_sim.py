@@ -21,7 +21,7 @@ PYTHON = "/usr/bin/python3"
 class Sim:
     def __init__(self, tmp_path, *args):
         self.runtime = tmp_path / "run"
-        self.runtime.mkdir(mode=0o700)
+        self.runtime.mkdir(mode=0o700, exist_ok=True)
         # Its socket goes to $XDG_RUNTIME_DIR/berrykit/: the test's own folder, not the user's.
         self.env = dict(os.environ, XDG_RUNTIME_DIR=str(self.runtime))
         self.env.pop("BERRYKIT_SOCKET", None)
@@ -143,3 +143,44 @@ def test_berrykit_sim_says_why_when_berrykitd_cannot_start(tmp_path):
         assert first.process.poll() is None  # the first classroom carries on
     finally:
         assert first.stop() == 0
+
+
+def test_killing_berrykit_sim_stops_every_program_it_started(tmp_path):
+    """A teacher's laptop may kill `berrykit sim` outright (a closed terminal, `kill -9`): the broker,
+    berrykitd and the function runner must not be left running, and a new `berrykit sim` must start."""
+    sim = Sim(tmp_path)
+    programs = sim.children()
+    assert len(programs) == 3, (programs, sim.text)
+    names = {pid: open(f"/proc/{pid}/comm").read().strip() for pid in programs}
+    sim.process.kill()
+    sim.process.wait(10)
+
+    def alive():
+        # A child that has ended but is not yet reaped by init is a zombie: it has stopped too.
+        running = []
+        for pid in programs:
+            try:
+                with open(f"/proc/{pid}/stat") as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
+                        running.append(names[pid])
+            except OSError:
+                pass
+        return running
+
+    try:
+        deadline = time.monotonic() + 10
+        while alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(), f"still running 10 s after berrykit sim was killed: {alive()}"
+    finally:
+        for pid in programs:  # whatever is left, so the test leaves nothing running
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    # What it left (its logs folder: nothing could remove it) does not stop the next classroom.
+    again = Sim(tmp_path)
+    try:
+        assert len(again.children()) == 3, again.text
+    finally:
+        assert again.stop() == 0

@@ -550,7 +550,11 @@ class Runner:
             log.info("connected again to %s", self.address)
 
     def _on_disconnect(self, client, userdata, rc):
-        if rc != 0 and not self.stopping.is_set():
+        if self.stopping.is_set():
+            # The broker has gone while we stop (a killed `berrykit sim` stops both at once): the
+            # unsubscribe will never be answered, and nothing more can come. Stop waiting for it.
+            self.unsubscribed.set()
+        elif rc != 0:
             log.warning("lost the connection to the MQTT broker at %s; trying again every few seconds",
                         self.address)
 

@@ -428,6 +428,86 @@ def handler(event, context):
     assert "Traceback" not in log
 
 
+class _BrokerThatDiesOnUnsubscribe:
+    """Just enough of an MQTT 3.1.1 broker on a free loopback port: it accepts the runner and its
+    subscription, then closes the connection when the runner unsubscribes, with no answer. That is
+    what the runner sees when the broker is stopped at the same moment as the runner, as a killed
+    `berrykit sim` does to both."""
+
+    def __init__(self):
+        import socket
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.unsubscribed = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    @staticmethod
+    def _packet(conn):
+        header = conn.recv(1)
+        if not header:
+            return None, b""
+        length, shift = 0, 0
+        while True:
+            byte = conn.recv(1)[0]
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        body = b""
+        while len(body) < length:
+            chunk = conn.recv(length - len(body))
+            if not chunk:
+                return None, b""
+            body += chunk
+        return header[0] >> 4, body
+
+    def _serve(self):
+        conn, _ = self.server.accept()
+        with conn:
+            while True:
+                kind, body = self._packet(conn)
+                if kind is None:
+                    return
+                if kind == 1:      # CONNECT -> CONNACK, accepted
+                    conn.sendall(bytes([0x20, 2, 0, 0]))
+                elif kind == 8:    # SUBSCRIBE -> SUBACK, QoS 1 for every filter
+                    packet_id, rest, filters = body[:2], body[2:], 0
+                    while rest:
+                        size = int.from_bytes(rest[:2], "big")
+                        rest, filters = rest[2 + size + 1:], filters + 1
+                    conn.sendall(bytes([0x90, 2 + filters]) + packet_id + bytes([1] * filters))
+                elif kind == 12:   # PINGREQ -> PINGRESP
+                    conn.sendall(bytes([0xD0, 0]))
+                elif kind == 10:   # UNSUBSCRIBE: the broker goes away instead of answering
+                    self.unsubscribed.set()
+                    return
+
+    def close(self):
+        self.server.close()
+
+
+def test_a_runner_whose_broker_goes_away_while_it_stops_ends_at_once(tmp_path):
+    """Stopping waits (up to 30 s) for the broker to answer the unsubscribe; a broker that has gone
+    will never answer, so the runner must not wait for it."""
+    fake = _BrokerThatDiesOnUnsubscribe()
+    handler = tmp_path / "handler.py"
+    handler.write_text(RECORDING + "def handler(event, context):\n    return None\n")
+    runner = Runner(tmp_path, handler, ["--broker", f"mqtt://127.0.0.1:{fake.port}"], {})
+    try:
+        runner.wait_for("connected to")
+        started = time.monotonic()
+        runner.signal(signal.SIGTERM)
+        assert runner.wait(20) == 0, runner.log()
+        took = time.monotonic() - started
+        assert fake.unsubscribed.is_set(), runner.log()
+        assert took < 5, f"the runner took {took:.1f} s to stop after its broker went away:\n{runner.log()}"
+        assert runner.log().rstrip().endswith("stopped"), runner.log()
+    finally:
+        runner.kill()
+        fake.close()
+
+
 # ---- the lesson's handler, and the same file on AWS Lambda ---------------------------------------
 def test_the_lesson_handler_turns_red_on_above_25_degrees(pi, start_runner):
     start_runner(LESSON_HANDLER)

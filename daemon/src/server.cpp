@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -336,7 +337,13 @@ void Server::stop() {
     if (watcher_ && kit_->sim()) kit_->sim()->set_line_observer({});
     sampler_.reset();
     while (!clients_.empty()) disconnect(clients_.begin()->first, "the daemon is stopping");
-    if (listen_fd_ >= 0) {
+    if (listen_fd_ >= 0) {  // once, the first time (the kit may close its devices after it)
+        // A kept part stays as it is, but only a steady one can once berrykitd has gone: a blink,
+        // a fade or a dimmed (PWM) level needs berrykitd to run it, and would be left at whatever
+        // instant the stop came (a kept buzzer beeping could be left sounding). Those go off.
+        for (auto& [name, part] : parts_) {
+            if (part->def.keep && !holds_without_us(*part)) rest(*part);
+        }
         kit_->loop()->unwatch(listen_watch_);
         ::close(listen_fd_);
         listen_fd_ = -1;
@@ -487,6 +494,17 @@ void Server::release_claims(Client& client) {
         changed(name);
     }
     client.claims.clear();
+}
+
+bool Server::holds_without_us(const Part& part) {
+    const auto full_or_off = [](double value) { return value == 0.0 || value == 1.0; };
+    if (part.led) return !part.led->is_animating() && full_or_off(part.led->value());
+    if (part.buzzer) return !part.buzzer->is_animating();
+    if (part.rgb) {
+        const Color color = part.rgb->color();
+        return !part.rgb->is_animating() && std::all_of(color.begin(), color.end(), full_or_off);
+    }
+    return true;
 }
 
 void Server::rest(Part& part) {

@@ -19,10 +19,12 @@ struct SimDaemon {
     std::string socket;
 
     // before_start: what a test sets on the server before it starts (an outbox, say).
+    // board: a board name or file (default: the classroom kit).
     explicit SimDaemon(daemon::ServerOptions options = {},
-                       const std::function<void(daemon::Server&)>& before_start = {}) {
+                       const std::function<void(daemon::Server&)>& before_start = {}, const std::string& board = {}) {
         KitOptions kit_options;
         kit_options.backend = "sim";
+        if (!board.empty()) kit_options.board = board;
         kit_options.board_dirs = {BERRYKIT_SOURCE_DIR "/firmware/boards"};
         kit = Kit::open(kit_options);
         socket = (dir.path() / "berrykit.sock").string();

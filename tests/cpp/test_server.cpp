@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -81,6 +82,55 @@ TEST_CASE("when a client goes, its outputs go back to rest and others can claim 
     REQUIRE(reply["ok"] == true);
     CHECK(second.request({{"op", "get"}, {"part", "green"}})["state"]["value"] == 0.0);
     CHECK(second.request({{"op", "get"}, {"part", "red"}})["state"]["value"] == 0.0);
+}
+
+TEST_CASE("when berrykitd stops, a kept part stays only if it is steady: blinks, fades and dimmed levels go off") {
+    berrykit::test::TempDir dir;
+    const auto board = dir.path() / "porch.json";
+    std::ofstream(board) << R"({"name": "porch", "parts": {
+        "lamp":    {"type": "led", "line": "GPIO17", "keep": true},
+        "dim":     {"type": "led", "line": "GPIO27", "keep": true},
+        "blinker": {"type": "led", "line": "GPIO22", "keep": true},
+        "beeper":  {"type": "buzzer", "line": "GPIO18", "keep": true},
+        "purple":  {"type": "rgb_led", "lines": {"red": "GPIO5", "green": "GPIO6", "blue": "GPIO13"}, "keep": true},
+        "teal":    {"type": "rgb_led", "lines": {"red": "GPIO19", "green": "GPIO26", "blue": "GPIO16"},
+                    "keep": true},
+        "red":     {"type": "led", "line": "GPIO23"}}})";
+    Daemon daemon({}, {}, board.string());
+    Client kid(daemon.socket);
+    for (const char* part : {"lamp", "dim", "blinker", "beeper", "purple", "teal", "red"}) {
+        REQUIRE(kid.request({{"op", "claim"}, {"part", part}})["ok"] == true);
+    }
+    const auto ok = [&](json request) { REQUIRE(kid.request(std::move(request))["ok"] == true); };
+    ok({{"op", "set"}, {"part", "lamp"}, {"value", 1}});
+    ok({{"op", "set"}, {"part", "dim"}, {"value", 0.4}});
+    ok({{"op", "blink"}, {"part", "blinker"}, {"on_time", 0.5}, {"off_time", 0.5}});
+    ok({{"op", "blink"}, {"part", "beeper"}, {"on_time", 0.5}, {"off_time", 0.5}});
+    ok({{"op", "set"}, {"part", "purple"}, {"value", {1, 0, 1}}});
+    ok({{"op", "set"}, {"part", "teal"}, {"value", {0, 0.5, 0.5}}});
+    ok({{"op", "set"}, {"part", "red"}, {"value", 1}});
+    auto& sim = *daemon.kit->sim();
+    REQUIRE(sim.level("GPIO27") == Approx(0.4));
+    REQUIRE(sim.level("GPIO22") == 1.0);  // a blink starts on
+    REQUIRE(sim.level("GPIO18") == 1.0);
+
+    daemon.server->stop();              // what SIGTERM does, with the kid's program still connected
+    CHECK(sim.level("GPIO17") == 1.0);  // steady and kept: stays on
+    CHECK(sim.level("GPIO5") == 1.0);
+    CHECK(sim.level("GPIO6") == 0.0);
+    CHECK(sim.level("GPIO13") == 1.0);
+    CHECK(sim.level("GPIO27") == 0.0);  // dimmed: off
+    CHECK(sim.level("GPIO22") == 0.0);  // blinking: off
+    CHECK(sim.level("GPIO18") == 0.0);  // beeping: off, not left sounding
+    CHECK(sim.level("GPIO19") == 0.0);  // a dimmed colour: the whole RGB LED off
+    CHECK(sim.level("GPIO26") == 0.0);
+    CHECK(sim.level("GPIO16") == 0.0);
+    CHECK(sim.level("GPIO23") == 0.0);  // not kept: off, as always
+    // Nothing runs them any more: a second later they are where the stop left them.
+    daemon.kit->sim()->clear_history("GPIO22");
+    std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+    CHECK(sim.level("GPIO22") == 0.0);
+    CHECK(sim.level("GPIO18") == 0.0);
 }
 
 TEST_CASE("bad input gets a clear error and the connection carries on") {

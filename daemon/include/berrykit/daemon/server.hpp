@@ -134,6 +134,8 @@ private:
     nlohmann::json part_info(const Part& part) const;
     bool allowed(const Client& client, const Part& part) const;
     void rest(Part& part);
+    // True when the output stays as it is with no one running it: steady, fully on or off.
+    static bool holds_without_us(const Part& part);
 
     std::shared_ptr<Kit> kit_;
     ServerOptions options_;

@@ -17,6 +17,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -87,6 +88,42 @@ std::string type_of(Client& daemon, const Settings& settings, const std::string&
         if (part.value("name", "") == name) return part_type(part);
     }
     return "";
+}
+
+// berrykitd's advice is written for Python scripts ("You can also use a GPIO number, like
+// LED(17)."); here a GPIO number is written as it is.
+std::string for_the_command_line(std::string message) {
+    const std::string advice = "You can also use a GPIO number, like ";
+    const auto at = message.rfind(advice);
+    if (at != std::string::npos && message.size() > 5 && message.compare(message.size() - 5, 5, "(17).") == 0) {
+        message.replace(at + advice.size(), std::string::npos, "17 or GPIO17.");
+    }
+    return message;
+}
+
+// A part named by its GPIO number ("17" or "GPIO17"), as LED(17) does in Python, becomes the name
+// of the board's part on that line; any other name is left as it is.
+std::string part_name(Client& daemon, const Settings& settings, const std::string& ref) {
+    const std::string digits = ref.rfind("GPIO", 0) == 0 ? ref.substr(4) : ref;
+    if (digits.empty() || digits.size() > 2 ||
+        !std::all_of(digits.begin(), digits.end(), [](unsigned char c) { return std::isdigit(c); })) {
+        return ref;
+    }
+    const std::string line = "GPIO" + std::to_string(std::stoi(digits));
+    const json parts = call(daemon, settings, "parts")["parts"];
+    for (const json& part : parts) {
+        const json lines = part.value("lines", json::object());
+        for (const auto& [role, name] : lines.items()) {
+            if (name != line) continue;
+            const std::string part_name = part.value("name", "");
+            if (lines.size() == 1) return part_name;
+            throw Refused{line + " is one of the lines of '" + part_name + "' (its " + role +
+                          "): use the part's name, `" + part_name + "`"};
+        }
+    }
+    throw Refused{"berrykitd has no part on " + line + ": use a part's name, like '" +
+                  (parts.empty() ? std::string("red") : parts.front().value("name", "red")) +
+                  "' (`berrykit parts` lists them)"};
 }
 
 std::string number(const json& value) { return value.is_number() ? to_text(value.get<double>()) : "-"; }
@@ -271,8 +308,9 @@ void until_signal(Client& daemon, int signals, const std::function<void(const js
     }
 }
 
-int set_part(const Settings& settings, const std::string& name, const std::string& text, bool once, int signals) {
+int set_part(const Settings& settings, const std::string& ref, const std::string& text, bool once, int signals) {
     Client daemon = connect(settings);
+    const std::string name = part_name(daemon, settings, ref);
     const json part = call(daemon, settings, "claim", {{"part", name}})["part"];
     const json reply = call(daemon, settings, "set", {{"part", name}, {"value", set_value(part, text)}});
     const std::string state = describe_state(part_type(part), reply["state"]);
@@ -291,8 +329,9 @@ int set_part(const Settings& settings, const std::string& name, const std::strin
     return exit_ok;  // closing the connection lets go of the part
 }
 
-int get_part(const Settings& settings, const std::string& name) {
+int get_part(const Settings& settings, const std::string& ref) {
     Client daemon = connect(settings);
+    const std::string name = part_name(daemon, settings, ref);
     const json reply = call(daemon, settings, "get", {{"part", name}});
     if (settings.json) {
         std::cout << reply.dump() << std::endl;
@@ -305,8 +344,9 @@ int get_part(const Settings& settings, const std::string& name) {
     return exit_ok;
 }
 
-int read_sensor(const Settings& settings, const std::string& name) {
+int read_sensor(const Settings& settings, const std::string& ref) {
     Client daemon = connect(settings);
+    const std::string name = part_name(daemon, settings, ref);
     const json reply = call(daemon, settings, "read", {{"part", name}});
     if (settings.json) {
         std::cout << reply.dump() << std::endl;
@@ -346,8 +386,10 @@ std::string local_time_of(const json& event) {
     return out.str();
 }
 
-int watch(const Settings& settings, const std::vector<std::string>& parts, int signals) {
+int watch(const Settings& settings, const std::vector<std::string>& refs, int signals) {
     Client daemon = connect(settings);
+    std::vector<std::string> parts;
+    for (const std::string& ref : refs) parts.push_back(part_name(daemon, settings, ref));
     json fields = json::object();
     if (!parts.empty()) fields["parts"] = parts;
     call(daemon, settings, "subscribe", fields);
@@ -463,7 +505,7 @@ int main(int argc, char** argv) {
             return berrykit::daemon::run_classroom(classroom, signals, std::cout, std::cerr);
         }
     } catch (const Refused& refused) {
-        std::cerr << "berrykit: " << refused.message << std::endl;
+        std::cerr << "berrykit: " << for_the_command_line(refused.message) << std::endl;
         return exit_refused;
     } catch (const BadCommandLine& bad) {
         std::cerr << "berrykit: " << bad.message << std::endl;

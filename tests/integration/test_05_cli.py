@@ -78,6 +78,33 @@ def test_an_unknown_part_is_refused_with_a_suggestion(daemon):
     assert result.stdout == ""
     assert "there is no part called 'rde'" in result.stderr
     assert "Did you mean 'red'?" in result.stderr
+    # The advice is for this command, not Python's LED(17): and it works (below).
+    assert result.stderr.rstrip().endswith("You can also use a GPIO number, like 17 or GPIO17."), result.stderr
+
+
+def test_a_part_can_be_named_by_its_gpio_number(daemon):
+    lit = berrykit(daemon, "set", "17", "on", "--once")
+    assert lit.returncode == 0, lit.stderr
+    assert lit.stdout.startswith("red was on"), lit.stdout
+    assert berrykit(daemon, "get", "GPIO21").stdout == "button: not pressed\n"
+    assert berrykit(daemon, "read", "26").stdout.startswith("light: ")
+    for ref, message in [("3", "berrykitd has no part on GPIO3: use a part's name, like 'red'"),
+                         ("GPIO5", "GPIO5 is one of the lines of 'rgb' (its red): use the part's name, `rgb`")]:
+        refused = berrykit(daemon, "get", ref)
+        assert refused.returncode == 1 and message in refused.stderr, refused.stderr
+    watcher = start(daemon, "watch", "21")
+    try:
+        assert "press Ctrl+C to stop" in wait_for_line(watcher.stderr)
+        teacher = Client(daemon.socket)
+        assert teacher.request("sim_press", part="button")["ok"]
+        line = wait_for_line(watcher.stdout)
+        assert "button" in line and "pressed" in line
+        teacher.close()
+        watcher.send_signal(signal.SIGINT)
+        assert watcher.wait(10) == 0
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
 
 
 def test_no_daemon_says_how_to_start_one(tmp_path):

@@ -344,6 +344,22 @@ std::optional<double> value_in(const json& message, const std::string& part) {
     return shown["state"]["value"].get<double>();
 }
 
+// What the messages from `from` on said about a part's value: how many mentioned it, and the last.
+struct Mentions {
+    std::size_t count = 0;
+    std::optional<double> last;
+};
+Mentions mentions_of(const std::vector<json>& messages, std::size_t from, const std::string& part) {
+    Mentions seen;
+    for (std::size_t i = from; i < messages.size(); ++i) {
+        if (const auto value = value_in(messages[i], part)) {
+            ++seen.count;
+            seen.last = value;
+        }
+    }
+    return seen;
+}
+
 // The outputs as the simulated board has them: each line's level.
 std::vector<double> output_levels(Kit& kit) {
     std::vector<double> levels;
@@ -653,22 +669,13 @@ TEST_CASE("a program toggling an LED thousands of times sends far fewer messages
     for (const json& reply : program.pipeline(toggles)) REQUIRE(reply.value("ok", false));
     CHECK(classroom.daemon.kit->sim()->history("GPIO17").size() == std::size_t(changes));
 
-    const auto last_red = [&]() -> std::optional<double> {
-        std::optional<double> last;
-        const auto messages = stream.messages();
-        for (std::size_t i = before; i < messages.size(); ++i) {
-            if (const auto value = value_in(messages[i], "red")) last = value;
-        }
-        return last;
-    };
+    const auto last_red = [&] { return mentions_of(stream.messages(), before, "red").last; };
     CHECK(eventually([&] { return last_red() == 1.0; }));
     std::this_thread::sleep_for(100ms);  // nothing stale comes after it
     CHECK(last_red() == 1.0);
     CHECK(board_part(classroom.port(), "red")["state"]["value"] == 1.0);
 
-    std::size_t about_red = 0;
-    const auto messages = stream.messages();
-    for (std::size_t i = before; i < messages.size(); ++i) about_red += value_in(messages[i], "red") ? 1 : 0;
+    const std::size_t about_red = mentions_of(stream.messages(), before, "red").count;
     INFO(about_red << " messages about red for " << changes << " changes");
     CHECK(about_red >= 1);
     CHECK(about_red < 2000);
@@ -689,17 +696,10 @@ TEST_CASE("an LED set over and over, one request after another, gets at most one
         REQUIRE(program.request({{"op", "set"}, {"part", "red"}, {"value", i % 2 == 0}})["ok"] == true);
     }
     std::size_t about_red = 0;
-    std::optional<double> last_red;
     const auto count = [&] {
-        about_red = 0;
-        const auto messages = stream.messages();
-        for (std::size_t i = before; i < messages.size(); ++i) {
-            if (const auto value = value_in(messages[i], "red")) {
-                ++about_red;
-                last_red = value;
-            }
-        }
-        return last_red == 1.0;
+        const Mentions red = mentions_of(stream.messages(), before, "red");
+        about_red = red.count;
+        return red.last == 1.0;
     };
     CHECK(eventually(count));
     const auto frames =

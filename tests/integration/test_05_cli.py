@@ -5,6 +5,8 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 from conftest import Client
 
 BERRYKIT = os.environ.get("BERRYKIT_CLI", "berrykit")
@@ -92,19 +94,7 @@ def test_a_part_can_be_named_by_its_gpio_number(daemon):
                          ("GPIO5", "GPIO5 is one of the lines of 'rgb' (its red): use the part's name, `rgb`")]:
         refused = berrykit(daemon, "get", ref)
         assert refused.returncode == 1 and message in refused.stderr, refused.stderr
-    watcher = start(daemon, "watch", "21")
-    try:
-        assert "press Ctrl+C to stop" in wait_for_line(watcher.stderr)
-        teacher = Client(daemon.socket)
-        assert teacher.request("sim_press", part="button")["ok"]
-        line = wait_for_line(watcher.stdout)
-        assert "button" in line and "pressed" in line
-        teacher.close()
-        watcher.send_signal(signal.SIGINT)
-        assert watcher.wait(10) == 0
-    finally:
-        if watcher.poll() is None:
-            watcher.kill()
+    # `watch 21`: test_watch_shows_a_press, by GPIO number.
 
 
 def test_no_daemon_says_how_to_start_one(tmp_path):
@@ -154,8 +144,9 @@ def test_set_once_sets_and_lets_go(daemon):
     assert "must be between 0 and 1, got 2" in too_bright.stderr
 
 
-def test_watch_shows_a_press(daemon):
-    watcher = start(daemon, "watch", "button")
+@pytest.mark.parametrize("button", ["button", "21"], ids=["by name", "by GPIO number"])
+def test_watch_shows_a_press(daemon, button):
+    watcher = start(daemon, "watch", button)
     try:
         assert "press Ctrl+C to stop" in wait_for_line(watcher.stderr)
         teacher = Client(daemon.socket)

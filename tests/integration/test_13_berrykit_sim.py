@@ -18,6 +18,12 @@ CLI = os.environ.get("BERRYKIT_CLI", "berrykit")
 PYTHON = "/usr/bin/python3"
 
 
+def proc_stat(pid):
+    """/proc/<pid>/stat's fields after the program's name: [state, ppid, ...]. OSError once it is gone."""
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()
+
+
 class Sim:
     def __init__(self, tmp_path, *args):
         self.runtime = tmp_path / "run"
@@ -48,9 +54,8 @@ class Sim:
         for entry in os.listdir("/proc"):
             if entry.isdigit():
                 try:
-                    with open(f"/proc/{entry}/stat") as f:
-                        if int(f.read().rsplit(")", 1)[1].split()[1]) == self.process.pid:
-                            found.append(int(entry))
+                    if int(proc_stat(entry)[1]) == self.process.pid:
+                        found.append(int(entry))
                 except (OSError, IndexError):
                     pass
         return found
@@ -160,9 +165,8 @@ def test_killing_berrykit_sim_stops_every_program_it_started(tmp_path):
         running = []
         for pid in programs:
             try:
-                with open(f"/proc/{pid}/stat") as f:
-                    if f.read().rsplit(")", 1)[1].split()[0] != "Z":
-                        running.append(names[pid])
+                if proc_stat(pid)[0] != "Z":
+                    running.append(names[pid])
             except OSError:
                 pass
         return running

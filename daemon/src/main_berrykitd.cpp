@@ -123,6 +123,7 @@ int main(int argc, char** argv) {
         kit_options.board = config.board;
         kit_options.board_dirs = board_search_dirs();
         kit_options.loop_thread = false;
+        kit_options.manual_clock = run.command_line.manual_clock;
         kit = Kit::open(kit_options);
     } catch (const Error& e) {
         log_error(std::string("berrykitd could not open the board: ") + e.what());

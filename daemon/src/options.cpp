@@ -16,7 +16,7 @@ namespace {
 namespace fs = std::filesystem;
 
 const char* const flag_list =
-    "--config, --board, --backend, --socket, --log-level, --check-config, --version and --help";
+    "--config, --board, --backend, --socket, --clock, --log-level, --check-config, --version and --help";
 
 // How to give each flag its value, for "needs a value" messages.
 const std::map<std::string, std::string>& flag_examples() {
@@ -26,6 +26,7 @@ const std::map<std::string, std::string>& flag_examples() {
         {"--backend", "--backend sim"},
         {"--socket", "--socket /run/berrykit/berrykit.sock"},
         {"--log-level", "--log-level debug"},
+        {"--clock", "--clock manual"},
     };
     return examples;
 }
@@ -195,6 +196,15 @@ ParsedOptions parse_command_line(int argc, const char* const* argv) {
                                 std::error_code ec;
                                 value = fs::absolute(value, ec).lexically_normal().string();
                             }));
+    std::string clock;
+    auto* clock_flag =
+        app.add_option("--clock", clock,
+                       "manual: the simulated board's time moves only when a program asks (sim_advance), for tests")
+            ->type_name("real|manual")
+            ->transform(value_check("--clock", [](std::string_view value) -> std::optional<std::string> {
+                if (value == "real" || value == "manual") return std::nullopt;
+                return "must be \"real\" or \"manual\", got \"" + std::string(value.substr(0, 40)) + "\"";
+            }));
     auto* log_level_flag = app.add_option("--log-level", log_level, "how much to log to stderr")
                                ->type_name("error|warning|info|debug")
                                ->transform(value_check("--log-level", problem_with_log_level));
@@ -229,6 +239,7 @@ ParsedOptions parse_command_line(int argc, const char* const* argv) {
     if (*backend_flag) command_line.backend = backend;
     if (*socket_flag) command_line.socket_path = socket_path;
     if (*log_level_flag) command_line.log_level = log_level;
+    command_line.manual_clock = *clock_flag && clock == "manual";
 
     try {
         DaemonConfig config = command_line.load();

@@ -16,6 +16,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "part_device.hpp"
+#include "request.hpp"
+
 #include "berrykit/daemon/outbox.hpp"
 #include "berrykit/daemon/utc.hpp"
 #include "berrykit/error.hpp"
@@ -25,70 +28,6 @@ namespace berrykit::daemon {
 using nlohmann::json;
 
 namespace {
-
-// A request the daemon refuses before it reaches a part: the code is one of PROTOCOL.md's.
-struct RequestError {
-    std::string code;
-    std::string message;
-};
-
-[[noreturn]] void refuse(std::string code, std::string message) {
-    throw RequestError{std::move(code), std::move(message)};
-}
-
-std::string describe_json(const json& value) {
-    switch (value.type()) {
-        case json::value_t::null: return "null";
-        case json::value_t::boolean: return value.get<bool>() ? "true" : "false";
-        case json::value_t::string: return "a string";
-        case json::value_t::array: return "a list";
-        case json::value_t::object: return "an object";
-        default: return "a number";
-    }
-}
-
-const json& field(const json& request, const char* name) {
-    const auto it = request.find(name);
-    if (it == request.end()) refuse("bad_request", std::string("this request needs a \"") + name + "\" field");
-    return *it;
-}
-
-std::string string_field(const json& request, const char* name) {
-    const json& value = field(request, name);
-    if (!value.is_string()) {
-        refuse("bad_request", std::string("\"") + name + "\" must be a string, got " + describe_json(value));
-    }
-    return value.get<std::string>();
-}
-
-double number_field(const json& request, const char* name, double fallback) {
-    const auto it = request.find(name);
-    if (it == request.end() || it->is_null()) return fallback;
-    if (!it->is_number()) {
-        refuse("bad_request", std::string("\"") + name + "\" must be a number, got " + describe_json(*it));
-    }
-    return it->get<double>();
-}
-
-std::optional<int> count_field(const json& request, const char* name) {
-    const auto it = request.find(name);
-    if (it == request.end() || it->is_null()) return std::nullopt;
-    if (!it->is_number_integer()) {
-        refuse("bad_request",
-               std::string("\"") + name + "\" must be a whole number or null, got " + describe_json(*it));
-    }
-    return it->get<int>();
-}
-
-Color color_field(const json& request, const char* name, Color fallback) {
-    const auto it = request.find(name);
-    if (it == request.end() || it->is_null()) return fallback;
-    if (!it->is_array() || it->size() != 3 || !(*it)[0].is_number() || !(*it)[1].is_number() || !(*it)[2].is_number()) {
-        refuse("bad_request",
-               std::string("\"") + name + "\" must be three numbers [red, green, blue], got " + describe_json(*it));
-    }
-    return Color{(*it)[0].get<double>(), (*it)[1].get<double>(), (*it)[2].get<double>()};
-}
 
 bool is_output(PartType type) { return type == PartType::led || type == PartType::buzzer || type == PartType::rgb_led; }
 
@@ -115,24 +54,15 @@ const char* event_words(EventKind kind) {
     return "did something";
 }
 
-// The requests the classroom page may make: the simulated world's inputs, nothing else.
-bool is_page_op(const std::string& op) { return op == "sim_press" || op == "sim_release" || op == "sim_set_sensor"; }
 
 }  // namespace
 
 struct Server::Part {
     PartDef def;
-    std::shared_ptr<Device> device;
-    std::shared_ptr<PwmOutputDevice> led;
-    std::shared_ptr<DigitalOutputDevice> buzzer;
-    std::shared_ptr<RgbLed> rgb;
-    std::shared_ptr<Button> button;
-    std::shared_ptr<MotionSensor> motion;
-    std::shared_ptr<LightSensor> light;
-    std::shared_ptr<DistanceSensor> distance;
-    std::shared_ptr<TemperatureSensor> temperature;
-    std::shared_ptr<HumidityTemperatureSensor> climate;
-    int owner = -1;  // the client (fd) that claimed an output
+    // The board's device, or while a program holds an output, the one that program opened.
+    std::unique_ptr<PartDevice> device;
+    int owner = -1;                // the client (fd) that claimed an output
+    bool owners_device = false;    // `device` is the owner's, opened with its options
 };
 
 struct Server::Client {
@@ -145,7 +75,18 @@ struct Server::Client {
     bool subscribed = false;
     std::set<std::string> subscriptions;  // empty: every part
     std::set<std::string> claims;
+    // The inputs and sensors this program opened (their lines shared with the board's).
+    std::map<std::string, std::unique_ptr<PartDevice>> devices;
     std::uint64_t serial = 0;  // never reused, unlike fd: a late reply finds its client by both
+};
+
+// A wait request not answered yet: answered when `ready` turns true or at `deadline`.
+struct Server::Wait {
+    int fd;
+    std::uint64_t serial;
+    nlohmann::json id;
+    std::function<bool()> ready;
+    Scheduler::TimerId timer = 0;
 };
 
 Server::Server(std::shared_ptr<Kit> kit, ServerOptions options) : kit_(std::move(kit)), options_(std::move(options)) {
@@ -162,37 +103,21 @@ void Server::start() {
     for (const PartDef& def : kit_->board().parts) {
         auto part = std::make_unique<Part>();
         part->def = def;
-        switch (def.type) {
-            case PartType::led: part->device = part->led = kit_->open_pwm_led(def.name, {}); break;
-            case PartType::buzzer: part->device = part->buzzer = kit_->open_buzzer(def.name, {}); break;
-            case PartType::rgb_led: part->device = part->rgb = kit_->open_rgb_led(def.name, {}); break;
-            case PartType::button: part->device = part->button = kit_->open_button(def.name, {}); break;
-            case PartType::motion_sensor: part->device = part->motion = kit_->open_motion_sensor(def.name, {}); break;
-            case PartType::light_sensor: {
-                LightSensor::Options light;
-                if (const auto p = options_.sensor_periods.find(def.name); p != options_.sensor_periods.end()) {
-                    light.period = p->second;
-                }
-                part->device = part->light = kit_->open_light_sensor(def.name, light);
-                break;
-            }
-            case PartType::distance_sensor: {
-                DistanceSensor::Options distance;
-                if (const auto p = options_.sensor_periods.find(def.name); p != options_.sensor_periods.end()) {
-                    distance.period = p->second;
-                }
-                part->device = part->distance = kit_->open_distance_sensor(def.name, distance);
-            } break;
-            case PartType::ds18b20: part->device = part->temperature = kit_->open_temperature_sensor(def.name); break;
-            case PartType::dht11:
-            case PartType::dht22:
-                part->device = part->climate = kit_->open_humidity_temperature_sensor(def.name);
-                break;
-        }
-        parts_by_device_[part->device->id()] = part.get();
+        part->device = open_board_device(*part, json::object());
+        parts_by_device_[part->device->device().id()] = part.get();
         parts_[def.name] = std::move(part);
         for (const auto& [role, line] : def.lines) parts_by_line_[line].push_back(def.name);
     }
+    // A wait request is answered as soon as what it waits for is true: every change of a device
+    // (Kit::notify, from the loop or a sampling thread) has the loop look again, once.
+    const std::weak_ptr<bool> alive = alive_;
+    kit_->set_on_notify([this, alive, posted = waits_check_posted_, loop = kit_->loop()] {
+        if (posted->exchange(true)) return;
+        loop->post([this, alive, posted] {
+            posted->store(false);
+            if (const auto still = alive.lock(); still && *still) check_waits();
+        });
+    });
     if (watcher_ && kit_->sim()) {
         // Every level change on a part's line (a blink, a PWM duty, a press, a sensor's echo)
         // may change what the page shows.
@@ -282,36 +207,17 @@ void Server::start_sampling() {
         const auto it = parts_.find(name);
         const auto period = options_.sensor_periods.find(name);
         if (it == parts_.end() || period == options_.sensor_periods.end()) continue;
-        Part* part = it->second.get();
-        if (part->temperature) {
+        // A sensor's board device is never replaced (programs get their own), so the sampling
+        // thread may keep it.
+        PartDevice* device = it->second->device.get();
+        const std::string as = device->as();
+        if (as == "temperature_sensor" || as == "climate_sensor") {
+            sampler_->add(name, period->second, [device] { return device->read(); }, true);
+        } else if (as == "light_sensor") {
+            sampler_->add(name, period->second, [device] { return json{{"value", device->state()["value"]}}; }, false);
+        } else if (as == "distance_sensor") {
             sampler_->add(
-                name, period->second,
-                [part] {
-                    return json{{"value", part->temperature->temperature()}, {"unit", "°C"}};
-                },
-                true);
-        } else if (part->climate) {
-            sampler_->add(
-                name, period->second,
-                [part] {
-                    const ClimateReading r = part->climate->read();
-                    return json{{"temperature", r.temperature_c}, {"humidity", r.humidity_percent}};
-                },
-                true);
-        } else if (part->light) {
-            sampler_->add(
-                name, period->second,
-                [part] {
-                    return json{{"value", part->light->latest() ? json(*part->light->latest()) : json(nullptr)}};
-                },
-                false);
-        } else if (part->distance) {
-            sampler_->add(
-                name, period->second,
-                [part] {
-                    return json{{"value", part->distance->latest() ? json(*part->distance->latest()) : json(nullptr)},
-                                {"unit", "m"}};
-                },
+                name, period->second, [device] { return json{{"value", device->state()["value"]}, {"unit", "m"}}; },
                 false);
         }
     }
@@ -334,6 +240,7 @@ void Server::stop() {
     if (sampler_) sampler_->stop();
     std::lock_guard guard(kit_->backend().lock());
     *alive_ = false;  // replies the outbox still owes have no one to go to
+    kit_->set_on_notify({});
     if (watcher_ && kit_->sim()) kit_->sim()->set_line_observer({});
     sampler_.reset();
     while (!clients_.empty()) disconnect(clients_.begin()->first, "the daemon is stopping");
@@ -481,13 +388,26 @@ void Server::disconnect(int fd, const std::string& /*why*/) {
 }
 
 void Server::release_claims(Client& client) {
+    for (auto& [name, device] : client.devices) {
+        program_devices_.erase(device->device().id());
+        device->close();
+    }
+    client.devices.clear();
+    for (auto wait = waits_.begin(); wait != waits_.end();) {
+        if (wait->fd == client.fd && wait->serial == client.serial) {
+            if (wait->timer) kit_->backend().scheduler().cancel(wait->timer);
+            wait = waits_.erase(wait);
+        } else {
+            ++wait;
+        }
+    }
     for (const auto& name : client.claims) {
         const auto it = parts_.find(name);
         if (it == parts_.end()) continue;
         Part& part = *it->second;
         if (part.owner == client.fd) {
             part.owner = -1;
-            if (!part.def.keep) rest(part);
+            give_back(part);
             log_for_page(name, name + " is free again: " + client.peer.program + " has stopped",
                          kit_->backend().clock().now());
         }
@@ -496,24 +416,44 @@ void Server::release_claims(Client& client) {
     client.claims.clear();
 }
 
-bool Server::holds_without_us(const Part& part) {
-    const auto full_or_off = [](double value) { return value == 0.0 || value == 1.0; };
-    if (part.led) return !part.led->is_animating() && full_or_off(part.led->value());
-    if (part.buzzer) return !part.buzzer->is_animating();
-    if (part.rgb) {
-        const Color color = part.rgb->color();
-        return !part.rgb->is_animating() && std::all_of(color.begin(), color.end(), full_or_off);
-    }
-    return true;
+bool Server::holds_without_us(const Part& part) { return part.device->steady(); }
+
+void Server::rest(Part& part) { part.device->rest(); }
+
+std::unique_ptr<PartDevice> Server::open_board_device(const Part& part, const json& options) {
+    const std::string as = board_class(part.def.type);
+    // A light or distance sensor measures as often as in a script (LightSensor::Options); the
+    // config's sensors.<part>.period is how often its latest value is sampled for the cloud.
+    return open_part_device(*kit_, as, resolve_as(*kit_, part.def.name, as), options);
 }
 
-void Server::rest(Part& part) {
-    if (part.led) {
-        part.led->off();
-        part.led->set_frequency(100);  // the next program starts from the default, as in-process
+void Server::replace_device(Part& part, std::unique_ptr<PartDevice> next) {
+    parts_by_device_.erase(part.device->device().id());
+    program_devices_.erase(part.device->device().id());
+    part.device = std::move(next);
+    parts_by_device_[part.device->device().id()] = &part;
+}
+
+void Server::give_back(Part& part) {
+    if (!part.owners_device) {
+        if (!part.def.keep) rest(part);
+        return;
     }
-    if (part.buzzer) part.buzzer->off();
-    if (part.rgb) part.rgb->off();
+    part.owners_device = false;
+    json options = json::object();
+    if (part.def.keep) {
+        // A kept part stays as its program left it. A steady one goes back to the board's device
+        // at the same level; one still blinking or fading keeps the program's device running it.
+        if (!part.device->steady()) {
+            program_devices_.erase(part.device->device().id());
+            return;
+        }
+        json value = part.device->state()["value"];
+        if (part.def.type == PartType::buzzer) value = value == 1;
+        options["initial_value"] = value;
+    }
+    part.device->close();
+    replace_device(part, open_board_device(part, options));
 }
 
 void Server::handle_line(Client& client, std::string_view line) {
@@ -537,6 +477,7 @@ void Server::handle_line(Client& client, std::string_view line) {
             refuse("bad_request", "every request needs an \"id\" (a number or a string) to match its reply");
         }
         reply_deferred_ = false;
+        current_id_ = &id;
         if (watcher_) {
             // Whatever the request did (or failed to do) to a part, the page looks again.
             if (const auto part = request.find("part"); part != request.end() && part->is_string()) {
@@ -544,20 +485,30 @@ void Server::handle_line(Client& client, std::string_view line) {
             }
         }
         reply = handle_request(client, request);
+        current_id_ = nullptr;
         if (reply_deferred_) {
             reply_deferred_ = false;
-            return;  // answered later (cloud_send: once its reading is on disk)
+            return;  // answered later (cloud_send: once its reading is on disk; wait: when it is true)
         }
         reply["id"] = id;
         reply["ok"] = true;
-    } catch (const RequestError& e) {
-        reply = json{{"id", id}, {"ok", false}, {"error", {{"code", e.code}, {"message", e.message}}}};
-    } catch (const Error& e) {
-        reply = json{{"id", id}, {"ok", false}, {"error", {{"code", to_string(e.code())}, {"message", e.what()}}}};
-    } catch (const std::exception& e) {
-        reply = json{{"id", id}, {"ok", false}, {"error", {{"code", "internal"}, {"message", e.what()}}}};
+    } catch (...) {
+        current_id_ = nullptr;
+        reply = json{{"id", id}, {"ok", false}, {"error", error_reply(std::current_exception())}};
     }
-    send(client, reply);
+    send_reply(client, reply);
+    check_waits();
+}
+
+void Server::send_reply(Client& client, const json& reply) {
+    // The events a request caused (a press, a blink's end) reach the program before its reply,
+    // so a program that has its reply has seen them, as it would in-process.
+    const int fd = client.fd;
+    const std::uint64_t serial = client.serial;
+    deliver_events();
+    const auto it = clients_.find(fd);
+    if (it == clients_.end() || it->second->serial != serial) return;
+    send(*it->second, reply);
 }
 
 Server::Part& Server::part_for(Client& client, const json& request, bool need_claim) {
@@ -565,23 +516,33 @@ Server::Part& Server::part_for(Client& client, const json& request, bool need_cl
     const auto it = parts_.find(name);
     if (it == parts_.end()) {
         (void)kit_->resolve(name, {PartType::led}, "part");  // throws the kit's "did you mean" message
-        refuse("unknown_part", "there is no part called '" + name + "'");
+        refuse("unknown_part", "there is no part called '" + name + "'", json{{"part", name}});
     }
     Part& part = *it->second;
     if (!allowed(client, part)) {
-        refuse("forbidden", "you are not allowed to use '" + name + "': ask your teacher to add you to the group " +
-                                "that may use it");
+        refuse("forbidden",
+               "you are not allowed to use '" + name + "': ask your teacher to add you to the group " +
+                   "that may use it",
+               json{{"part", name}});
     }
     if (need_claim && is_output(part.def.type) && part.owner != client.fd) {
         if (part.owner >= 0) {
             const Peer& owner = clients_.at(part.owner)->peer;
-            refuse("part_in_use", "the " + std::string(to_friendly(part.def.type)) + " '" + name +
-                                      "' is already used by another program (pid " + std::to_string(owner.pid) + ", '" +
-                                      owner.program + "'): stop that program, or use another part");
+            refuse("part_in_use",
+                   "the " + std::string(to_friendly(part.def.type)) + " '" + name +
+                       "' is already used by another program (pid " + std::to_string(owner.pid) + ", '" +
+                       owner.program + "'): stop that program, or use another part",
+                   json{{"part", name}});
         }
-        refuse("not_claimed", "claim '" + name + "' first: send {\"op\": \"claim\", \"part\": \"" + name + "\"}");
+        refuse("not_claimed", "claim '" + name + "' first: send {\"op\": \"claim\", \"part\": \"" + name + "\"}",
+               json{{"part", name}});
     }
     return part;
+}
+
+PartDevice& Server::device_for(Client& client, Part& part) {
+    if (const auto it = client.devices.find(part.def.name); it != client.devices.end()) return *it->second;
+    return *part.device;
 }
 
 bool Server::allowed(const Client& client, const Part& part) const {
@@ -606,23 +567,7 @@ bool Server::allowed(const Client& client, const Part& part) const {
     return false;
 }
 
-json Server::part_state(const Part& part) const {
-    json state = json::object();
-    if (part.led) {
-        state["value"] = part.led->value();
-        state["frequency"] = part.led->frequency();
-    }
-    if (part.buzzer) state["value"] = part.buzzer->is_active() ? 1 : 0;
-    if (part.rgb) {
-        const Color c = part.rgb->color();
-        state["value"] = json::array({c[0], c[1], c[2]});
-    }
-    if (part.button) state["pressed"] = part.button->is_active();
-    if (part.motion) state["motion"] = part.motion->is_active();
-    if (part.light) state["value"] = part.light->latest() ? json(*part.light->latest()) : json(nullptr);
-    if (part.distance) state["value"] = part.distance->latest() ? json(*part.distance->latest()) : json(nullptr);
-    return state;
-}
+json Server::part_state(const Part& part) const { return part.device->state(); }
 
 json Server::part_info(const Part& part) const {
     json info{{"name", part.def.name},
@@ -631,6 +576,8 @@ json Server::part_info(const Part& part) const {
               {"label", part.def.label},
               {"lines", part.def.lines},
               {"keep", part.def.keep},
+              {"active_high", part.def.active_high},
+              {"pull", to_string(part.def.pull)},
               {"state", part_state(part)},
               {"owner", nullptr}};
     if (part.owner >= 0) {
@@ -640,26 +587,99 @@ json Server::part_info(const Part& part) const {
     return info;
 }
 
+// ---- the requests -----------------------------------------------------------------------------
+
+struct Server::Request {
+    RequestInfo info;
+    json (Server::*handle)(Client&, const json&);
+};
+
+// Every request, in PROTOCOL.md's order. The "unknown request" message, the classroom page's
+// allowed list and the protocol test all read this table.
+const std::vector<Server::Request>& Server::request_table() {
+    //                                  op                      claim  sim    page
+    static const std::vector<Request> table{
+        {{"hello", false, false, false}, &Server::on_hello},
+        {{"parts", false, false, false}, &Server::on_parts},
+        {{"claim", false, false, false}, &Server::on_claim},
+        {{"release", false, false, false}, &Server::on_release},
+        {{"set", true, false, false}, &Server::on_set},
+        {{"frequency", true, false, false}, &Server::on_frequency},
+        {{"get", false, false, false}, &Server::on_get},
+        {{"blink", true, false, false}, &Server::on_blink},
+        {{"pulse", true, false, false}, &Server::on_pulse},
+        {{"read", false, false, false}, &Server::on_read},
+        {{"configure", false, false, false}, &Server::on_configure},
+        {{"wait", false, false, false}, &Server::on_wait},
+        {{"clock", false, false, false}, &Server::on_clock},
+        {{"cloud_send", false, false, false}, &Server::on_cloud_send},
+        {{"cloud_status", false, false, false}, &Server::on_cloud_status},
+        {{"subscribe", false, false, false}, &Server::on_subscribe},
+        {{"unsubscribe", false, false, false}, &Server::on_unsubscribe},
+        {{"sim_press", false, true, true}, &Server::on_sim_press},
+        {{"sim_release", false, true, true}, &Server::on_sim_release},
+        {{"sim_hold", false, true, false}, &Server::on_sim_hold},
+        {{"sim_trigger_motion", false, true, false}, &Server::on_sim_trigger_motion},
+        {{"sim_set_sensor", false, true, true}, &Server::on_sim_set_sensor},
+        {{"sim_set_sensor_fault", false, true, false}, &Server::on_sim_set_sensor_fault},
+        {{"sim_history", false, true, false}, &Server::on_sim_history},
+        {{"sim_clear_history", false, true, false}, &Server::on_sim_clear_history},
+        {{"sim_advance", false, true, false}, &Server::on_sim_advance},
+    };
+    return table;
+}
+
+std::vector<RequestInfo> Server::requests() {
+    std::vector<RequestInfo> out;
+    for (const Request& r : request_table()) out.push_back(r.info);
+    return out;
+}
+
 json Server::handle_request(Client& client, const json& request) {
     const std::string op = string_field(request, "op");
-    if (op == "hello") {
-        if (const auto it = request.find("protocol"); it != request.end()) {
-            if (!it->is_number_integer()) refuse("bad_request", "\"protocol\" must be a whole number");
-            if (it->get<int>() != protocol_version) {
-                refuse("unsupported_protocol", "this berrykitd speaks protocol " + std::to_string(protocol_version) +
-                                                   ", not " + std::to_string(it->get<int>()) +
-                                                   ": update berrykit so both match");
-            }
+    const auto& table = request_table();
+    const auto it = std::find_if(table.begin(), table.end(), [&](const Request& r) { return r.info.op == op; });
+    if (it == table.end()) {
+        std::string names;
+        for (std::size_t i = 0; i < table.size(); ++i) {
+            names += (i == 0 ? "" : i + 1 == table.size() ? " and " : ", ") + table[i].info.op;
         }
-        if (const auto it = request.find("program"); it != request.end() && it->is_string()) {
-            client.peer.program = it->get<std::string>().substr(0, 64);
-        }
-        return json{{"protocol", protocol_version}, {"daemon", "berrykitd"},
-                    {"board", kit_->board().name},  {"backend", kit_->backend_kind()},
-                    {"device", options_.device_id}, {"page", page_url_.empty() ? json(nullptr) : json(page_url_)}};
+        refuse("unknown_op", "there is no \"" + op.substr(0, 40) + "\" request; the requests are " + names);
     }
-    if (op == "parts") return json{{"parts", parts()}};
-    if (op == "claim") {
+    if (it->info.sim_only && !kit_->sim()) {
+        refuse("unsupported", op + " only works when berrykitd runs the simulated board (--backend sim)");
+    }
+    if (it->info.needs_claim) (void)part_for(client, request, true);
+    return (this->*(it->handle))(client, request);
+}
+
+json Server::on_hello(Client& client, const json& request) {
+    if (const auto it = request.find("protocol"); it != request.end()) {
+        if (!it->is_number_integer()) refuse("bad_request", "\"protocol\" must be a whole number");
+        if (it->get<int>() != protocol_version) {
+            refuse("unsupported_protocol", "this berrykitd speaks protocol " + std::to_string(protocol_version) +
+                                               ", not " + std::to_string(it->get<int>()) +
+                                               ": update berrykit so both match");
+        }
+    }
+    if (const auto it = request.find("program"); it != request.end() && it->is_string()) {
+        client.peer.program = it->get<std::string>().substr(0, 64);
+    }
+    return json{{"protocol", protocol_version},
+                {"daemon", "berrykitd"},
+                {"board", kit_->board().name},
+                {"board_file", kit_->board().file},
+                {"backend", kit_->backend_kind()},
+                {"clock", kit_->manual_clock() ? "manual" : "real"},
+                {"device", options_.device_id},
+                {"page", page_url_.empty() ? json(nullptr) : json(page_url_)}};
+}
+
+json Server::on_parts(Client&, const json&) { return json{{"parts", parts()}}; }
+
+json Server::on_claim(Client& client, const json& request) {
+    if (!request.contains("as")) {
+        // A claim of the part as berrykitd holds it (the berrykit command): outputs get an owner.
         Part& part = part_for(client, request, false);
         if (is_output(part.def.type)) {
             if (part.owner >= 0 && part.owner != client.fd) (void)part_for(client, request, true);  // in use
@@ -674,141 +694,356 @@ json Server::handle_request(Client& client, const json& request) {
         client.claims.insert(part.def.name);
         return json{{"part", part_info(part)}};
     }
-    if (op == "release") {
-        Part& part = part_for(client, request, false);
-        if (part.owner == client.fd) {
-            part.owner = -1;
-            if (!part.def.keep) rest(part);
-            log_for_page(part.def.name, client.peer.program + " let go of " + part.def.name,
+    // A program opens the part as its script's class, with its options: its own device.
+    const std::string as = string_field(request, "as");
+    const json& ref_json = field(request, "part");
+    PartRef ref;
+    if (ref_json.is_string()) {
+        ref = ref_json.get<std::string>();
+    } else if (ref_json.is_number_integer()) {
+        ref = ref_json.get<int>();
+    } else {
+        refuse("bad_request", "\"part\" must be a part's name or a GPIO number, got " + describe_json(ref_json));
+    }
+    const json options = request.contains("options") ? request["options"] : json::object();
+    PartBinding binding = resolve_as(*kit_, ref, as);
+    const auto found = parts_.find(binding.def.name);
+    if (found == parts_.end()) {
+        refuse("unknown_part",
+               "berrykitd has no part on " + binding.lines.begin()->second.name +
+                   ": use the name of a part in the kit, like '" + kit_->board().parts.front().name + "'",
+               json{{"part", binding.part}, {"hint", kit_->board().parts.front().name}});
+    }
+    Part& part = *found->second;
+    json named{{"part", part.def.name}};
+    (void)part_for(client, named, false);  // forbidden?
+    PartDevice* opened = nullptr;
+    if (is_output(part.def.type)) {
+        if (part.owner >= 0 && part.owner != client.fd) (void)part_for(client, named, true);  // in use
+        if (part.owner == client.fd && part.owners_device) {
+            // Opened twice by one program: as in-process, the second is refused.
+            throw Error(ErrorCode::part_in_use,
+                        already_in_use(binding.lines.begin()->second.name, part.device->device().description(),
+                                       binding.description));
+        }
+        // The board's device lets go of the lines for the program's; if the program's options are
+        // refused, the board's comes back as it was.
+        const bool was_steady = part.device->steady();
+        json restore = json::object();
+        if (was_steady && !part.device->state()["value"].is_null()) {
+            json value = part.device->state()["value"];
+            if (part.def.type == PartType::buzzer) value = value == 1;
+            if (part.owners_device || part.device->as() != board_class(part.def.type)) value = nullptr;
+            if (!value.is_null()) restore["initial_value"] = value;
+        }
+        part.device->close();
+        std::unique_ptr<PartDevice> mine;
+        try {
+            mine = open_part_device(*kit_, as, binding, options);
+        } catch (...) {
+            replace_device(part, open_board_device(part, restore));
+            throw;
+        }
+        replace_device(part, std::move(mine));
+        if (part.owner != client.fd) {
+            log_for_page(part.def.name,
+                         client.peer.program + " (pid " + std::to_string(client.peer.pid) + ") took " + part.def.name,
                          kit_->backend().clock().now());
         }
-        client.claims.erase(part.def.name);
+        part.owner = client.fd;
+        part.owners_device = true;
+        opened = part.device.get();
+        changed(part.def.name);
+    } else {
+        if (const auto it = client.devices.find(part.def.name); it != client.devices.end()) {
+            throw Error(ErrorCode::part_in_use, already_in_use(binding.lines.begin()->second.name,
+                                                               it->second->device().description(), binding.description));
+        }
+        binding.shared = true;
+        auto mine = open_part_device(*kit_, as, binding, options);
+        opened = mine.get();
+        client.devices[part.def.name] = std::move(mine);
+    }
+    program_devices_[opened->device().id()] = ProgramDevice{client.fd, part.def.name};
+    client.claims.insert(part.def.name);
+    json lines = json::object();
+    for (const auto& [role, line] : binding.lines) lines[role] = line.name;
+    return json{{"part", part_info(part)},
+                {"device",
+                 {{"id", opened->device().id()},
+                  {"name", binding.part},
+                  {"description", binding.description},
+                  {"lines", lines},
+                  {"state", opened->state()}}}};
+}
+
+json Server::on_release(Client& client, const json& request) {
+    Part& part = part_for(client, request, false);
+    if (const auto it = client.devices.find(part.def.name); it != client.devices.end()) {
+        program_devices_.erase(it->second->device().id());
+        it->second->close();
+        client.devices.erase(it);
+    }
+    if (part.owner == client.fd) {
+        part.owner = -1;
+        give_back(part);
+        log_for_page(part.def.name, client.peer.program + " let go of " + part.def.name,
+                     kit_->backend().clock().now());
+    }
+    client.claims.erase(part.def.name);
+    return json::object();
+}
+
+json Server::on_set(Client& client, const json& request) {
+    Part& part = part_for(client, request, true);
+    part.device->set(field(request, "value"));
+    return json{{"state", part_state(part)}};
+}
+
+json Server::on_frequency(Client& client, const json& request) {
+    Part& part = part_for(client, request, true);
+    const json& value = field(request, "value");
+    if (!value.is_number()) refuse("bad_request", "\"value\" is the PWM frequency in Hz, got " + describe_json(value));
+    part.device->set_frequency(value.get<double>());
+    return json{{"state", part_state(part)}};
+}
+
+json Server::on_get(Client& client, const json& request) {
+    Part& part = part_for(client, request, false);
+    return json{{"state", device_for(client, part).state()}};
+}
+
+json Server::on_blink(Client& client, const json& request) {
+    Part& part = part_for(client, request, true);
+    part.device->blink(request, false);
+    return json{{"state", part_state(part)}};
+}
+
+json Server::on_pulse(Client& client, const json& request) {
+    Part& part = part_for(client, request, true);
+    part.device->blink(request, true);
+    return json{{"state", part_state(part)}};
+}
+
+json Server::on_read(Client& client, const json& request) {
+    Part& part = part_for(client, request, false);
+    return device_for(client, part).read();
+}
+
+json Server::on_configure(Client& client, const json& request) {
+    Part& part = part_for(client, request, false);
+    const auto it = client.devices.find(part.def.name);
+    PartDevice* device = it != client.devices.end() ? it->second.get()
+                         : part.owners_device && part.owner == client.fd ? part.device.get()
+                                                                          : nullptr;
+    if (!device) {
+        refuse("not_claimed",
+               "open '" + part.def.name + "' first (a claim with \"as\"): its settings are your program's own",
+               json{{"part", part.def.name}});
+    }
+    device->configure(field(request, "settings"));
+    return json{{"state", device->state()}};
+}
+
+json Server::on_wait(Client& client, const json& request) {
+    Part& part = part_for(client, request, false);
+    const std::string until = string_field(request, "until");
+    const std::optional<double> timeout = optional_number(request, "timeout");
+    if (timeout && !(*timeout >= 0)) refuse("bad_value", "a timeout must be 0 seconds or more");
+    std::function<bool()> ready = device_for(client, part).until(until);
+    if (ready() || (timeout && *timeout == 0)) return json{{"done", ready()}};
+    waits_.push_back(Wait{client.fd, client.serial, *current_id_, std::move(ready)});
+    const auto wait = std::prev(waits_.end());
+    if (timeout) {
+        // On the board's clock: with a manual clock the wait ends when advance() passes it.
+        wait->timer = kit_->backend().scheduler().call_later(from_seconds(*timeout), [this, wait] {
+            wait->timer = 0;
+            bool done = false;
+            try {
+                done = wait->ready();
+            } catch (...) {
+                answer_wait(wait, json{{"ok", false}, {"error", error_reply(std::current_exception())}});
+                return;
+            }
+            answer_wait(wait, json{{"ok", true}, {"done", done}});
+        });
+    }
+    reply_deferred_ = true;
+    return json::object();
+}
+
+void Server::check_waits() {
+    std::vector<std::list<Wait>::iterator> due;
+    std::vector<json> replies;
+    for (auto wait = waits_.begin(); wait != waits_.end(); ++wait) {
+        try {
+            if (wait->ready()) {
+                due.push_back(wait);
+                replies.push_back(json{{"ok", true}, {"done", true}});
+            }
+        } catch (...) {
+            due.push_back(wait);
+            replies.push_back(json{{"ok", false}, {"error", error_reply(std::current_exception())}});
+        }
+    }
+    for (std::size_t i = 0; i < due.size(); ++i) answer_wait(due[i], replies[i]);
+}
+
+void Server::answer_wait(std::list<Wait>::iterator wait, const json& reply) {
+    if (wait->timer) kit_->backend().scheduler().cancel(wait->timer);
+    const int fd = wait->fd;
+    const std::uint64_t serial = wait->serial;
+    json message = reply;
+    message["id"] = wait->id;
+    waits_.erase(wait);
+    const auto it = clients_.find(fd);
+    if (it == clients_.end() || it->second->serial != serial) return;
+    send_reply(*it->second, message);
+}
+
+json Server::on_clock(Client&, const json&) {
+    return json{{"seconds", kit_->seconds()}, {"manual", kit_->manual_clock()}};
+}
+
+json Server::on_cloud_send(Client& client, const json& request) { return cloud_send(client, request); }
+
+json Server::on_cloud_status(Client&, const json&) { return cloud_status(); }
+
+json Server::on_subscribe(Client& client, const json& request) {
+    std::set<std::string> parts;
+    if (const auto it = request.find("parts"); it != request.end() && !it->is_null()) {
+        if (!it->is_array()) refuse("bad_request", "\"parts\" must be a list of part names, or left out for all");
+        for (const json& name : *it) {
+            if (!name.is_string()) refuse("bad_request", "\"parts\" must hold part names (strings)");
+            json one{{"part", name}};
+            parts.insert(part_for(client, one, false).def.name);
+        }
+    }
+    client.subscribed = true;
+    client.subscriptions = std::move(parts);
+    return json::object();
+}
+
+json Server::on_unsubscribe(Client& client, const json&) {
+    client.subscribed = false;
+    client.subscriptions.clear();
+    return json::object();
+}
+
+// ---- the simulated board's outside world, for teachers, tests and the page ----------------------
+
+json Server::on_sim_press(Client&, const json& request) {
+    kit_->press(string_field(request, "part"));
+    return json::object();
+}
+
+json Server::on_sim_release(Client&, const json& request) {
+    kit_->release(string_field(request, "part"));
+    return json::object();
+}
+
+json Server::on_sim_hold(Client&, const json& request) {
+    kit_->hold(string_field(request, "part"), number_field(request, "seconds", 1.0), number_field(request, "after", 0));
+    return json::object();
+}
+
+json Server::on_sim_trigger_motion(Client&, const json& request) {
+    kit_->trigger_motion(string_field(request, "part"), number_field(request, "seconds", 2.0));
+    return json::object();
+}
+
+json Server::on_sim_set_sensor(Client&, const json& request) {
+    const std::string name = string_field(request, "part");
+    const auto quantity = request.find("quantity");
+    if (quantity != request.end() && !quantity->is_string()) {
+        refuse("bad_request", "\"quantity\" must be a string like \"temperature\"");
+    }
+    const std::string which = quantity == request.end() ? "" : quantity->get<std::string>();
+    if (const auto curve = request.find("curve"); curve != request.end() && !curve->is_null()) {
+        // Straight lines between (seconds from now, value) points.
+        if (!curve->is_array() || curve->empty()) {
+            refuse("bad_request", "\"curve\" must be a list of [seconds, value] points, like [[0, 20], [60, 25]]");
+        }
+        std::vector<std::pair<double, double>> points;
+        for (const json& point : *curve) {
+            if (!point.is_array() || point.size() != 2 || !point[0].is_number() || !point[1].is_number()) {
+                refuse("bad_request", "each point of \"curve\" is [seconds, value], two numbers, got " +
+                                          describe_json(point));
+            }
+            points.emplace_back(point[0].get<double>(), point[1].get<double>());
+        }
+        const bool repeat = optional_bool(request, "repeat").value_or(false);
+        kit_->set_sensor(name, which, SimValue::curve(std::move(points), repeat));
         return json::object();
     }
-    if (op == "set") {
-        Part& part = part_for(client, request, true);
-        const json& value = field(request, "value");
-        if (part.led) {
-            if (!value.is_number() && !value.is_boolean()) {
-                refuse("bad_request", "\"value\" for an LED is a brightness from 0 to 1, got " + describe_json(value));
-            }
-            part.led->set_value(value.is_boolean() ? (value.get<bool>() ? 1.0 : 0.0) : value.get<double>());
-        } else if (part.buzzer) {
-            if (!(value.is_boolean() || (value.is_number() && (value == 0 || value == 1)))) {
-                refuse("bad_request", "\"value\" for a buzzer is 1 (on) or 0 (off), got " + describe_json(value));
-            }
-            part.buzzer->set_value(value.is_boolean() ? value.get<bool>() : value.get<double>() == 1);
-        } else if (part.rgb) {
-            part.rgb->set_color(color_field(request, "value", Color{}));
-        } else {
-            refuse("wrong_type", "'" + part.def.name + "' is " + to_friendly(part.def.type) +
-                                     ": only LEDs, RGB LEDs and buzzers can be set");
-        }
-        return json{{"state", part_state(part)}};
+    const json& value = field(request, "value");
+    if (!value.is_number()) refuse("bad_request", "\"value\" must be a number, got " + describe_json(value));
+    kit_->set_sensor(name, which, value.get<double>());
+    return json::object();
+}
+
+json Server::on_sim_set_sensor_fault(Client&, const json& request) {
+    const std::string name = string_field(request, "part");
+    const json& faulty = field(request, "faulty");
+    if (!faulty.is_boolean()) refuse("bad_request", "\"faulty\" must be true or false");
+    kit_->set_sensor_fault(name, faulty.get<bool>());
+    return json::object();
+}
+
+namespace {
+PartRef part_ref(const json& request) {
+    const json& ref = field(request, "part");
+    if (ref.is_number_integer()) return ref.get<int>();
+    if (!ref.is_string()) refuse("bad_request", "\"part\" must be a part's name or a GPIO number, got " + describe_json(ref));
+    return ref.get<std::string>();
+}
+std::string line_role(const json& request) {
+    const auto it = request.find("line");
+    if (it == request.end() || it->is_null()) return "";
+    if (!it->is_string()) refuse("bad_request", "\"line\" must be a string like \"red\", got " + describe_json(*it));
+    return it->get<std::string>();
+}
+}  // namespace
+
+json Server::on_sim_history(Client&, const json& request) {
+    const PartRef ref = part_ref(request);
+    const std::string role = line_role(request);
+    json samples = json::array();
+    for (const Sample& s : kit_->history(ref, role)) samples.push_back(json::array({s.seconds, s.value}));
+    return json{{"history", samples}, {"dropped", kit_->history_dropped(ref, role)}};
+}
+
+json Server::on_sim_clear_history(Client&, const json& request) {
+    kit_->clear_history(part_ref(request), line_role(request));
+    return json::object();
+}
+
+json Server::on_sim_advance(Client&, const json& request) {
+    if (!kit_->manual_clock()) {
+        refuse("unsupported",
+               "berrykitd's clock runs in real time, so it cannot be moved on: start berrykitd with --clock manual");
     }
-    if (op == "frequency") {
-        Part& part = part_for(client, request, true);
-        const json& value = field(request, "value");
-        if (!part.led) {
-            refuse("wrong_type",
-                   "'" + part.def.name + "' is " + to_friendly(part.def.type) + ": only an LED has a PWM frequency");
-        }
-        if (!value.is_number()) {
-            refuse("bad_request", "\"value\" is the PWM frequency in Hz, got " + describe_json(value));
-        }
-        part.led->set_frequency(value.get<double>());
-        return json{{"state", part_state(part)}};
-    }
-    if (op == "cloud_send") return cloud_send(client, request);
-    if (op == "cloud_status") return cloud_status();
-    if (op == "get") {
-        Part& part = part_for(client, request, false);
-        return json{{"state", part_state(part)}};
-    }
-    if (op == "blink" || op == "pulse") {
-        Part& part = part_for(client, request, true);
-        const bool pulse = op == "pulse";
-        const double on_time = number_field(request, "on_time", pulse ? 0 : 1);
-        const double off_time = number_field(request, "off_time", pulse ? 0 : 1);
-        const double fade_in = number_field(request, "fade_in_time", pulse ? 1 : 0);
-        const double fade_out = number_field(request, "fade_out_time", pulse ? 1 : 0);
-        const auto n = count_field(request, "n");
-        if (part.led) {
-            part.led->blink(on_time, off_time, fade_in, fade_out, n);
-        } else if (part.buzzer && fade_in == 0 && fade_out == 0) {
-            part.buzzer->blink(on_time, off_time, n);
-        } else if (part.rgb) {
-            part.rgb->blink(on_time, off_time, fade_in, fade_out, color_field(request, "on_color", Color{1, 1, 1}),
-                            color_field(request, "off_color", Color{0, 0, 0}), n);
-        } else {
-            refuse("wrong_type", "'" + part.def.name + "' cannot " + op);
-        }
-        return json{{"state", part_state(part)}};
-    }
-    if (op == "read") {
-        Part& part = part_for(client, request, false);
-        if (part.temperature) return json{{"value", part.temperature->temperature()}, {"unit", "°C"}};
-        if (part.climate) {
-            const ClimateReading r = part.climate->read();
-            return json{{"temperature", r.temperature_c}, {"humidity", r.humidity_percent}};
-        }
-        if (part.distance) return json{{"value", part_state(part)["value"]}, {"unit", "m"}};
-        return json{{"state", part_state(part)}};
-    }
-    if (op == "subscribe") {
-        std::set<std::string> parts;
-        if (const auto it = request.find("parts"); it != request.end() && !it->is_null()) {
-            if (!it->is_array()) refuse("bad_request", "\"parts\" must be a list of part names, or left out for all");
-            for (const json& name : *it) {
-                if (!name.is_string()) refuse("bad_request", "\"parts\" must hold part names (strings)");
-                json one{{"part", name}};
-                parts.insert(part_for(client, one, false).def.name);
-            }
-        }
-        client.subscribed = true;
-        client.subscriptions = std::move(parts);
-        return json::object();
-    }
-    if (op == "unsubscribe") {
-        client.subscribed = false;
-        client.subscriptions.clear();
-        return json::object();
-    }
-    if (op == "sim_press" || op == "sim_release" || op == "sim_set_sensor" || op == "sim_set_sensor_fault") {
-        // The simulated board's outside world, for teachers and tests: a press, a sensor value.
-        if (!kit_->sim()) {
-            refuse("unsupported", op + " only works when berrykitd runs the simulated board (--backend sim)");
-        }
-        const std::string name = string_field(request, "part");
-        if (op == "sim_press") {
-            kit_->press(name);
-        } else if (op == "sim_release") {
-            kit_->release(name);
-        } else if (op == "sim_set_sensor_fault") {
-            const json& faulty = field(request, "faulty");
-            if (!faulty.is_boolean()) refuse("bad_request", "\"faulty\" must be true or false");
-            kit_->set_sensor_fault(name, faulty.get<bool>());
-        } else {
-            const auto quantity = request.find("quantity");
-            if (quantity != request.end() && !quantity->is_string()) {
-                refuse("bad_request", "\"quantity\" must be a string like \"temperature\"");
-            }
-            const json& value = field(request, "value");
-            if (!value.is_number()) refuse("bad_request", "\"value\" must be a number, got " + describe_json(value));
-            kit_->set_sensor(name, quantity == request.end() ? "" : quantity->get<std::string>(), value.get<double>());
-        }
-        return json::object();
-    }
-    refuse("unknown_op",
-           "there is no \"" + op.substr(0, 40) +
-               "\" request; the requests are hello, parts, claim, release, set, get, blink, pulse, "
-               "read, subscribe, unsubscribe, sim_press, sim_release, sim_set_sensor and sim_set_sensor_fault");
+    const json& seconds = field(request, "seconds");
+    if (!seconds.is_number()) refuse("bad_request", "\"seconds\" must be a number, got " + describe_json(seconds));
+    kit_->advance(seconds.get<double>());
+    return json{{"seconds", kit_->seconds()}};
 }
 
 void Server::deliver_events() {
     std::uint64_t count = 0;
     [[maybe_unused]] const auto r = ::read(events_fd_, &count, sizeof count);
     while (auto event = kit_->events().pop(Nanos{0})) {
+        if (const auto mine = program_devices_.find(event->device); mine != program_devices_.end()) {
+            // A program's own device (its button with its hold time): to that program alone.
+            const auto client = clients_.find(mine->second.fd);
+            if (client == clients_.end()) continue;
+            send(*client->second, json{{"event", to_string(event->kind)},
+                                       {"part", mine->second.part},
+                                       {"device", event->device},
+                                       {"time", to_seconds(event->time)},
+                                       {"ts", utc_iso_of_monotonic(event->time)}});
+            continue;
+        }
         const auto it = parts_by_device_.find(event->device);
         if (it == parts_by_device_.end()) continue;
         const std::string& name = it->second->def.name;
@@ -1026,7 +1261,9 @@ json Server::page_request(const json& request) {
     try {
         if (!request.is_object()) refuse("bad_request", "send a JSON object like {\"part\": \"button\"}");
         const std::string op = string_field(request, "op");
-        if (!is_page_op(op)) {
+        const auto& table = request_table();
+        const auto it = std::find_if(table.begin(), table.end(), [&](const Request& r) { return r.info.op == op; });
+        if (it == table.end() || !it->info.from_page) {
             refuse("forbidden",
                    "the classroom page can only press buttons, wave at the motion sensor and move "
                    "the sensors' sliders");
@@ -1038,10 +1275,8 @@ json Server::page_request(const json& request) {
         const std::string part = string_field(request, "part");
         if (parts_.count(part)) changed(part);
         return json{{"ok", true}};
-    } catch (const RequestError& e) {
-        return json{{"ok", false}, {"error", {{"code", e.code}, {"message", e.message}}}};
-    } catch (const Error& e) {
-        return json{{"ok", false}, {"error", {{"code", to_string(e.code())}, {"message", e.what()}}}};
+    } catch (...) {
+        return json{{"ok", false}, {"error", error_reply(std::current_exception())}};
     }
 }
 

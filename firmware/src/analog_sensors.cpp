@@ -120,6 +120,21 @@ LightSensor::LightSensor(std::shared_ptr<Kit> kit, PartBinding binding, Options 
     period_ = std::max(from_seconds(options.period), light_drain + limit_);
     validate_threshold(options.threshold);
     std::lock_guard guard(backend().lock());
+    if (this->binding().shared) {
+        source_ = dynamic_cast<LightSensor*>(this->kit().holder_of(this->binding().lines.begin()->second.name));
+        if (!source_) {
+            throw Error(ErrorCode::part_in_use, description() + " is not measured by anyone yet, so it cannot be shared");
+        }
+        if (limit_ > source_->limit_) {
+            throw Error(ErrorCode::bad_value,
+                        "charge_time_limit for " + description() + " can be at most " +
+                            to_text(to_seconds(source_->limit_)) +
+                            " here: berrykitd measures it for every program and waits that long for a charge, got " +
+                            to_text(options.charge_time_limit));
+        }
+        source_->followers_.push_back(this);
+        return;
+    }
     pin_ = claim();
     pin_->make_output(false);
     pin_->on_edge([this](const EdgeEvent& event) {
@@ -159,8 +174,7 @@ void LightSensor::charged(Nanos time) {
     charging_ = false;
     if (timer_) backend().scheduler().cancel(timer_);
     timer_ = 0;
-    const double charge = to_seconds(std::clamp(time - charge_start_, Nanos{0}, limit_));
-    add_measurement(1.0 - charge / to_seconds(limit_), time);
+    measured(std::clamp(time - charge_start_, Nanos{0}, limit_), time);
     const Nanos next = std::max(charge_start_ - light_drain + period_, backend().clock().now());
     timer_ = backend().scheduler().call_at(next, [this] {
         timer_ = 0;
@@ -168,7 +182,19 @@ void LightSensor::charged(Nanos time) {
     });
 }
 
+void LightSensor::measured(Nanos charge, Nanos time) {
+    add_measurement(1.0 - to_seconds(std::min(charge, limit_)) / to_seconds(limit_), time);
+    for (LightSensor* follower : std::vector<LightSensor*>(followers_)) follower->measured(charge, time);
+}
+
 void LightSensor::release() noexcept {
+    if (source_) {
+        auto& followers = source_->followers_;
+        followers.erase(std::remove(followers.begin(), followers.end(), this), followers.end());
+        source_ = nullptr;
+    }
+    for (LightSensor* follower : followers_) follower->source_ = nullptr;
+    followers_.clear();
     if (timer_) backend().scheduler().cancel(timer_);
     timer_ = 0;
     charging_ = false;
@@ -187,6 +213,14 @@ DistanceSensor::DistanceSensor(std::shared_ptr<Kit> kit, PartBinding binding, Op
     check_positive(description(), "period", options.period, 3600.0);
     period_ = std::max(from_seconds(options.period), std::chrono::duration_cast<Nanos>(std::chrono::milliseconds(60)));
     std::lock_guard guard(backend().lock());
+    if (this->binding().shared) {
+        source_ = dynamic_cast<DistanceSensor*>(this->kit().holder_of(this->binding().lines.at("echo").name));
+        if (!source_) {
+            throw Error(ErrorCode::part_in_use, description() + " is not measured by anyone yet, so it cannot be shared");
+        }
+        source_->followers_.push_back(this);
+        return;
+    }
     trigger_ = claim("trigger");
     echo_ = claim("echo");
     trigger_->make_output(false);
@@ -243,7 +277,7 @@ void DistanceSensor::finish(std::optional<double> distance, Nanos time) {
     waiting_ = false;
     if (timer_) backend().scheduler().cancel(timer_);
     timer_ = 0;
-    add_measurement(std::min(distance.value_or(max_distance_), max_distance_), time);
+    measured(distance, time);
     const Nanos next = std::max(cycle_start_ + period_, backend().clock().now());
     timer_ = backend().scheduler().call_at(next, [this] {
         timer_ = 0;
@@ -251,7 +285,19 @@ void DistanceSensor::finish(std::optional<double> distance, Nanos time) {
     });
 }
 
+void DistanceSensor::measured(std::optional<double> distance, Nanos time) {
+    add_measurement(std::min(distance.value_or(max_distance_), max_distance_), time);
+    for (DistanceSensor* follower : std::vector<DistanceSensor*>(followers_)) follower->measured(distance, time);
+}
+
 void DistanceSensor::release() noexcept {
+    if (source_) {
+        auto& followers = source_->followers_;
+        followers.erase(std::remove(followers.begin(), followers.end(), this), followers.end());
+        source_ = nullptr;
+    }
+    for (DistanceSensor* follower : followers_) follower->source_ = nullptr;
+    followers_.clear();
     if (timer_) backend().scheduler().cancel(timer_);
     timer_ = 0;
     waiting_ = false;

@@ -3,6 +3,7 @@
 #include "berrykit/error.hpp"
 #include "berrykit/event_loop.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -26,6 +27,64 @@ bool edge_wanted(Edge edges, bool rising) noexcept {
 std::string describe(const LineInfo& line, const std::string& owner) { return line.name + " (" + owner + ")"; }
 
 }  // namespace
+
+// A reader of an input line that another pin holds (Backend::share_input). It reads the holder's
+// line and gets the holder's raw edges (Pin::deliver_edge), which it debounces itself.
+class SharedInputPin final : public Pin {
+public:
+    SharedInputPin(Backend& backend, LineInfo line, std::string owner, Pin& holder)
+        : Pin(backend, std::move(line), std::move(owner)), holder_(&holder) {
+        holds_line_ = false;
+        holder.readers_.push_back(this);
+    }
+    ~SharedInputPin() override { close(); }
+
+    // The holder is closing: this reader has no line any more.
+    void holder_closed() noexcept { holder_ = nullptr; }
+
+protected:
+    void do_make_output(bool) override {
+        throw Error(ErrorCode::part_in_use, line().name + " is shared by every program that reads it, through " +
+                                                (holder_ ? holder_->owner() : std::string("berrykitd")) +
+                                                ", so it cannot be made an output");
+    }
+    void do_make_input(Bias bias, Edge) override {
+        const Pin& holder = held();
+        if (bias != holder.bias()) {
+            throw Error(ErrorCode::bad_value, "the pull of " + line().name + " (" + holder.owner() + ") is " +
+                                                  to_string(holder.bias()) +
+                                                  ", set by the board for every program that shares it, so it "
+                                                  "cannot be " + to_string(bias) +
+                                                  " for one program: leave the pull as the board has it");
+        }
+    }
+    void do_write(bool) override {
+        throw Error(ErrorCode::gpio, line().name + " is an input shared by every program, so it cannot be switched");
+    }
+    bool do_read() override { return held().read(); }
+    void do_close() noexcept override {
+        if (!holder_) return;
+        auto& readers = holder_->readers_;
+        readers.erase(std::remove(readers.begin(), readers.end(), this), readers.end());
+        holder_ = nullptr;
+    }
+
+private:
+    Pin& held() const {
+        if (!holder_) {
+            throw Error(ErrorCode::closed, line().name + " is no longer held by anyone, so " + owner() +
+                                               " cannot read it: open the part again");
+        }
+        return *holder_;
+    }
+
+    Pin* holder_;
+};
+
+std::string already_in_use(const std::string& line, const std::string& holder, const std::string& wanted) {
+    return line + " is already in use by " + holder + ", so it cannot be " + wanted +
+           " too. Close the other one first (call its close()), or use a different pin.";
+}
 
 // ---- Pin -------------------------------------------------------------------------------------
 
@@ -52,6 +111,7 @@ void Pin::make_output(bool initial) {
     in_window_ = false;
     do_make_output(initial);
     output_ = true;
+    bias_ = Bias::none;
     edges_ = Edge::none;
 }
 
@@ -65,6 +125,7 @@ void Pin::make_input(Bias bias, Edge edges) {
     in_window_ = false;
     do_make_input(bias, edges);
     output_ = false;
+    bias_ = bias;
     edges_ = edges;
     last_reported_level_ = do_read();
 }
@@ -100,6 +161,16 @@ void Pin::on_edge(EdgeHandler handler, Nanos debounce) {
 
 void Pin::deliver_edge(const EdgeEvent& event) {
     if (closed_) return;
+    // Every reader gets the raw edge and debounces it itself; a copy, as a reader's handler may
+    // close a reader.
+    if (!readers_.empty()) {
+        const std::vector<SharedInputPin*> readers = readers_;
+        for (SharedInputPin* reader : readers) {
+            if (std::find(readers_.begin(), readers_.end(), reader) != readers_.end()) {
+                static_cast<Pin*>(reader)->deliver_edge(event);
+            }
+        }
+    }
     if (debounce_ > Nanos{0}) {
         if (in_window_) return;  // bounce: the end of the window catches the final level up
         if (event.rising == last_reported_level_) return;
@@ -198,9 +269,11 @@ void Pin::close() noexcept {
     if (window_timer_) backend_.scheduler().cancel(window_timer_);
     window_timer_ = 0;
     handler_ = nullptr;
+    for (SharedInputPin* reader : readers_) reader->holder_closed();
+    readers_.clear();
     do_close();
     closed_ = true;
-    backend_.release(line_.name);
+    if (holds_line_) backend_.release(line_.name);
 }
 
 // ---- Backend ---------------------------------------------------------------------------------
@@ -231,17 +304,31 @@ LineInfo Backend::find_line(int bcm) const {
 std::unique_ptr<Pin> Backend::claim(const LineInfo& line, const std::string& owner) {
     std::lock_guard guard(lock_);
     if (const auto it = owners_.find(line.name); it != owners_.end()) {
-        throw Error(ErrorCode::part_in_use,
-                    line.name + " is already in use by " + it->second + ", so it cannot be " + owner +
-                        " too. Close the other one first (call its close()), or use a different pin.");
+        throw Error(ErrorCode::part_in_use, already_in_use(line.name, it->second, owner));
     }
     owners_.emplace(line.name, owner);
     try {
-        return open_pin(line, owner);
+        auto pin = open_pin(line, owner);
+        pins_[line.name] = pin.get();
+        return pin;
     } catch (...) {
         owners_.erase(line.name);
         throw;
     }
+}
+
+std::unique_ptr<Pin> Backend::share_input(const LineInfo& line, const std::string& owner) {
+    std::lock_guard guard(lock_);
+    const auto it = pins_.find(line.name);
+    if (it == pins_.end()) {
+        throw Error(ErrorCode::part_in_use, line.name + " is not read by anyone yet, so " + owner +
+                                                " cannot share it: open it on its own instead");
+    }
+    if (it->second->is_output()) {
+        throw Error(ErrorCode::part_in_use, line.name + " is an output used by " + it->second->owner() + ", so " +
+                                                owner + " cannot read it as an input");
+    }
+    return std::make_unique<SharedInputPin>(*this, line, owner, *it->second);
 }
 
 std::optional<std::string> Backend::owner_of(std::string_view line_name) const {
@@ -253,6 +340,7 @@ std::optional<std::string> Backend::owner_of(std::string_view line_name) const {
 void Backend::release(const std::string& line_name) noexcept {
     std::lock_guard guard(lock_);
     owners_.erase(line_name);
+    pins_.erase(line_name);
 }
 
 void Backend::advance(Nanos dt) {

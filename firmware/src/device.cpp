@@ -49,6 +49,7 @@ std::unique_ptr<Pin> Device::claim(const std::string& role) {
     if (it == binding_.lines.end()) {
         throw Error(ErrorCode::board, description() + " has no '" + role + "' line in the board definition");
     }
+    if (binding_.shared) return backend().share_input(it->second, description());
     return backend().claim(it->second, description());
 }
 

@@ -45,4 +45,7 @@ std::string explain_json_parse_error(const std::string& nlohmann_message) {
 
 Error::Error(ErrorCode code, const std::string& message) : std::runtime_error(message), code_(code) {}
 
+Error::Error(ErrorCode code, const std::string& message, std::string part, std::string hint)
+    : std::runtime_error(message), code_(code), part_(std::move(part)), hint_(std::move(hint)) {}
+
 }  // namespace berrykit

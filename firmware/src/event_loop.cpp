@@ -81,7 +81,8 @@ void EventLoop::run() {
         {
             std::lock_guard guard(lock_);
             run_guarded([this] { scheduler_.run_due(scheduler_.clock().now()); });
-            if (const auto next = scheduler_.next_deadline()) {
+            // A manual clock's timers run only in advance(): the loop then waits for its fds alone.
+            if (const auto next = scheduler_.clock().is_manual() ? std::nullopt : scheduler_.next_deadline()) {
                 // Nanosecond timeout (ppoll): software PWM needs better than poll's milliseconds.
                 const auto wait = std::max<std::int64_t>(0, (*next - scheduler_.clock().now()).count());
                 timeout.tv_sec = static_cast<time_t>(wait / 1'000'000'000);

@@ -104,7 +104,7 @@ Kit::Kit(const KitOptions& options) : options_(options) {
     backend_kind_ = backend_->kind();
     start_ = backend_->clock().now();
     if (sim_) wire_simulated_circuits();
-    if (!backend_->clock().is_manual()) {
+    if (!backend_->clock().is_manual() || !options.loop_thread) {
         loop_ = std::make_unique<EventLoop>(backend_->lock(), backend_->scheduler());
         backend_->attach(*loop_);
         if (options.loop_thread) loop_->start();
@@ -134,7 +134,8 @@ PartBinding Kit::resolve(const PartRef& ref, std::initializer_list<PartType> acc
             if (!accepts(def->type)) {
                 throw Error(ErrorCode::wrong_type, "'" + *name + "' is " + a_or_an(to_friendly(def->type)) + ", not " +
                                                        a_or_an(kind) + ": open it with " + class_for(def->type) +
-                                                       "(\"" + *name + "\")");
+                                                       "(\"" + *name + "\")",
+                            *name, class_for(def->type));
             }
             binding.part = *name;
             binding.description = "the " + kind + " '" + *name + "'";
@@ -160,7 +161,7 @@ PartBinding Kit::resolve(const PartRef& ref, std::initializer_list<PartType> acc
                 message << (i ? ", " : " ") << board_.parts[i].name;
             }
             message << ". You can also use a GPIO number, like " << class_for(*accepted.begin()) << "(17).";
-            throw Error(ErrorCode::unknown_part, message.str());
+            throw Error(ErrorCode::unknown_part, message.str(), *name, closest ? closest->name : std::string());
         }
         line_name = *name;
     } else {
@@ -330,6 +331,7 @@ bool Kit::wait_until(const std::function<bool()>& ready, std::optional<double> t
 
 void Kit::notify() {
     generation_.fetch_add(1);
+    if (on_notify_) on_notify_();
     { std::lock_guard guard(wait_mutex_); }  // a waiter between its check and its wait sees the change
     wait_cv_.notify_all();
 }
@@ -345,6 +347,22 @@ void Kit::close() {
     if (loop_) loop_->stop();  // outside the board lock: the loop's thread needs it to finish
     events_.close();
     notify();
+}
+
+Device* Kit::holder_of(const std::string& line_name) const {
+    std::lock_guard guard(backend_->lock());
+    for (const auto& [id, device] : devices_) {
+        if (device->binding().shared || device->is_closed()) continue;
+        for (const auto& [role, line] : device->binding().lines) {
+            if (line.name == line_name) return device;
+        }
+    }
+    return nullptr;
+}
+
+void Kit::set_on_notify(std::function<void()> hook) {
+    std::lock_guard guard(backend_->lock());
+    on_notify_ = std::move(hook);
 }
 
 std::uint64_t Kit::register_device(Device* device) {
@@ -513,6 +531,11 @@ std::string history_line(const BoardDefinition& board, Backend& backend, const P
     return backend.find_line(std::get<int>(ref)).name;
 }
 }  // namespace
+
+std::uint64_t Kit::history_dropped(const PartRef& ref, const std::string& role) {
+    SimBackend& sim = require_sim("history()");
+    return sim.history_dropped(history_line(board_, *backend_, ref, role));
+}
 
 std::vector<Sample> Kit::history(const PartRef& ref, const std::string& role) {
     SimBackend& sim = require_sim("history()");

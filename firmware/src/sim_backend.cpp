@@ -236,7 +236,9 @@ public:
         stop_charging(line);
         line.mode = PinMode::output;
         line.output_value = initial ? 1.0 : 0.0;
-        settle(line, false, true);
+        // The first output level starts the history; after that only changes are recorded, so a
+        // part berrykitd hands from its own device to a program's at the same level shows no step.
+        settle(line, false, line.history.empty());
     }
     void pin_made_input(Line& line, Bias bias) {
         const PinMode before = line.mode;

@@ -18,7 +18,7 @@ from .exc import (
     BoardError, GPIOError, Unsupported, FallbackWarning,
 )
 from ._kit import use_board, close_board
-from . import cloud
+from . import cloud, sim
 
 __version__ = "0.1.0"
 
@@ -26,5 +26,5 @@ __all__ = [
     "LED", "PWMLED", "RGBLED", "Buzzer", "Button", "MotionSensor", "LightSensor", "DistanceSensor",
     "TemperatureSensor", "HumidityTemperatureSensor", "TrafficLights", "pause",
     "BerrykitError", "PartNotFound", "PartInUse", "BadValue", "WrongType", "DeviceClosed", "SensorError",
-    "BoardError", "GPIOError", "Unsupported", "FallbackWarning", "use_board", "close_board", "cloud",
+    "BoardError", "GPIOError", "Unsupported", "FallbackWarning", "use_board", "close_board", "cloud", "sim",
 ]

@@ -28,10 +28,22 @@ def _part(pin, what):
     return pin
 
 
-def _seconds(value, name):
+def _number(value, name, unit):
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise WrongType(f"{name} must be a number of seconds, got {value!r}")
+        raise WrongType(f"{name} must be a number of {unit}, got {value!r}")
     return float(value)
+
+
+def _seconds(value, name):
+    return _number(value, name, "seconds")
+
+
+def _metres(value, name):
+    return _number(value, name, "metres")
+
+
+def _hertz(value, name):
+    return _number(value, name, "hertz (times a second), like 100")
 
 
 def _count(n):
@@ -228,7 +240,7 @@ class PWMLED(_OutputDevice):
     def __init__(self, pin, *, active_high=None, initial_value=0, frequency=100):
         self._attach(_kit.kit().open_pwm_led(_part(pin, "PWMLED"), active_high=active_high,
                                              initial_value=_level(initial_value, "initial_value"),
-                                             frequency=_seconds(frequency, "frequency")))
+                                             frequency=_hertz(frequency, "frequency")))
 
     def on(self):
         self._core.on()
@@ -263,7 +275,7 @@ class PWMLED(_OutputDevice):
 
     @frequency.setter
     def frequency(self, hz):
-        self._core.frequency = _seconds(hz, "frequency")
+        self._core.frequency = _hertz(hz, "frequency")
 
     def blink(self, on_time=1, off_time=1, fade_in_time=0, fade_out_time=0, n=None, background=True):
         """Blinks, fading in and out over ``fade_in_time`` and ``fade_out_time`` seconds."""
@@ -590,8 +602,8 @@ class DistanceSensor(_SmoothedSensor):
 
     def __init__(self, echo="distance", trigger=None, *, queue_len=3, max_distance=1, threshold_distance=0.3):
         k = _kit.kit()
-        max_distance = _seconds(max_distance, "max_distance")
-        threshold_distance = _seconds(threshold_distance, "threshold_distance")
+        max_distance = _metres(max_distance, "max_distance")
+        threshold_distance = _metres(threshold_distance, "threshold_distance")
         if trigger is None:
             core = k.open_distance_sensor(_part(echo, "DistanceSensor"), queue_len=queue_len,
                                           max_distance=max_distance, threshold_distance=threshold_distance)
@@ -622,7 +634,7 @@ class DistanceSensor(_SmoothedSensor):
 
     @max_distance.setter
     def max_distance(self, metres):
-        self._core.max_distance = _seconds(metres, "max_distance")
+        self._core.max_distance = _metres(metres, "max_distance")
 
     @property
     def threshold_distance(self):
@@ -630,7 +642,7 @@ class DistanceSensor(_SmoothedSensor):
 
     @threshold_distance.setter
     def threshold_distance(self, metres):
-        self._core.threshold = _seconds(metres, "threshold_distance")
+        self._core.threshold = _metres(metres, "threshold_distance")
 
     @property
     def in_range(self):

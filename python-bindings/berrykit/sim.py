@@ -39,8 +39,9 @@ def _name(part):
 
 
 def is_simulated():
-    """True when scripts run on the simulated board."""
-    return _kit.kit().backend_kind == "sim"
+    """True when scripts run on the simulated board (in this script, or berrykitd's)."""
+    k = _kit.kit()
+    return k.backend_kind == "sim" or getattr(k, "simulated", False)
 
 
 def reset(clock="real", kit=None):

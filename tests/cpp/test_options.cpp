@@ -212,6 +212,17 @@ TEST_CASE("a --config file that does not exist is an error") {
     CHECK(empty.text == "--config: needs the path of a config file\n");
 }
 
+TEST_CASE("the flag --clock manual stops the simulated board's clock until a program moves it, and real is the default") {
+    const auto command_line = [](const std::vector<std::string>& args) {
+        const ParsedOptions parsed = parse(args);
+        REQUIRE(std::holds_alternative<RunDaemon>(parsed));
+        return std::get<RunDaemon>(parsed).command_line;
+    };
+    CHECK(command_line({"--clock", "manual"}).manual_clock);
+    CHECK_FALSE(command_line({"--clock", "real"}).manual_clock);
+    CHECK_FALSE(command_line({}).manual_clock);
+}
+
 TEST_CASE("a bad flag value is named with the flag and exits 2") {
     struct Case {
         std::vector<std::string> args;
@@ -226,6 +237,8 @@ TEST_CASE("a bad flag value is named with the flag and exits 2") {
          "--socket: is 121 bytes long, but a Unix socket's path can be at most 107 bytes: use a shorter path\n"},
         {{"--backend"}, "--backend: needs a value after it, like --backend sim\n"},
         {{"--backend", "--check-config"}, "--backend: needs a value after it, like --backend sim\n"},
+        {{"--clock", "fast"}, "--clock: must be \"real\" or \"manual\", got \"fast\"\n"},
+        {{"--clock"}, "--clock: needs a value after it, like --clock manual\n"},
     };
     for (const auto& c : cases) {
         INFO(c.args.front());
@@ -237,7 +250,7 @@ TEST_CASE("a bad flag value is named with the flag and exits 2") {
 
 TEST_CASE("an unknown flag or a stray word is refused, with the flags there are") {
     const std::string flags =
-        "its flags are --config, --board, --backend, --socket, --log-level, --check-config, --version and --help\n";
+        "its flags are --config, --board, --backend, --socket, --clock, --log-level, --check-config, --version and --help\n";
     const ExitNow unknown = exit_of({"--frobnicate"});
     CHECK(unknown.code == exit_bad_config);
     CHECK(unknown.text == "berrykitd has no flag --frobnicate: " + flags);

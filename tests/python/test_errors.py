@@ -128,6 +128,7 @@ def test_cloud_send_refuses_bad_names_and_values_as_value_errors(name, value, wa
     assert wanted in str(e.value)
 
 
+@pytest.mark.in_process_only("it is the in-process board's message; through berrykitd, cloud_send works (tests/integration/test_11)")
 def test_cloud_send_on_the_in_process_board_says_to_run_through_berrykitd():
     with pytest.raises(berrykit.Unsupported) as e:
         berrykit.cloud.send("score", 42)

@@ -10,6 +10,10 @@
 //   charges fast: value = 1 - charge_time / charge_time_limit, 0 (dark) .. 1 (bright).
 //   DistanceSensor: a 10 µs pulse on trigger; the echo line stays high for the sound's round trip;
 //   distance = echo width × 343 m/s ÷ 2, from the echo's edge timestamps.
+//
+// A shared sensor (PartBinding::shared: berrykitd's sensor for one program) measures nothing
+// itself: it takes each measurement of the sensor that holds the part, and smooths it with its
+// own queue_len, threshold and max_distance (or charge_time_limit, up to the holder's).
 #pragma once
 
 #include "berrykit/device.hpp"
@@ -17,6 +21,7 @@
 #include <deque>
 #include <memory>
 #include <optional>
+#include <vector>
 
 namespace berrykit {
 
@@ -71,7 +76,12 @@ private:
     void start_drain();
     void start_charge();
     void charged(Nanos time);
+    // One measurement (how long the capacitor took to charge, at most the holder's limit), for
+    // this sensor and every shared one that follows it.
+    void measured(Nanos charge, Nanos time);
 
+    LightSensor* source_ = nullptr;           // shared: the sensor that measures for this one
+    std::vector<LightSensor*> followers_;     // the shared sensors this one measures for
     std::unique_ptr<Pin> pin_;
     Nanos limit_;
     Nanos period_;
@@ -101,7 +111,12 @@ private:
     void trigger();
     void echo_edge(const EdgeEvent& event);
     void finish(std::optional<double> distance, Nanos time);
+    // One measurement (nothing: no echo in range), for this sensor and every shared follower,
+    // each clamping it to its own max_distance.
+    void measured(std::optional<double> distance, Nanos time);
 
+    DistanceSensor* source_ = nullptr;
+    std::vector<DistanceSensor*> followers_;
     std::unique_ptr<Pin> trigger_;
     std::unique_ptr<Pin> echo_;
     double max_distance_;

@@ -22,6 +22,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace berrykit {
 
@@ -31,6 +32,10 @@ class SensorBus;
 enum class Bias { none, pull_up, pull_down };
 enum class Edge { none, rising, falling, both };
 const char* to_string(Bias bias) noexcept;
+
+// "GPIO17 is already in use by the LED 'red', so it cannot be the LED 'red' too. …": the one
+// wording of a line two devices want (Backend::claim, and berrykitd for a program's second device).
+std::string already_in_use(const std::string& line, const std::string& holder, const std::string& wanted);
 
 struct LineInfo {
     std::string name;  // the line's name: "GPIO17"
@@ -45,6 +50,7 @@ struct EdgeEvent {
 };
 
 class Backend;
+class SharedInputPin;
 
 class Pin {
 public:
@@ -66,6 +72,8 @@ public:
     void write(bool level);
     bool read();
     bool is_output() const noexcept { return output_; }
+    // The bias asked for by make_input (none for an output).
+    Bias bias() const noexcept { return bias_; }
 
     // Edge handler, called with the board lock held. With a `debounce` window, an edge is
     // reported at once and further edges are ignored until the window ends; then the line is read
@@ -105,6 +113,7 @@ protected:
     void check_open() const;
 
 private:
+    friend class SharedInputPin;
     void software_pwm_cycle(Nanos cycle_start);
     void cancel_pwm_timer() noexcept;
     void debounce_window_ended();
@@ -114,7 +123,12 @@ private:
     std::string owner_;
     bool closed_ = false;
     bool output_ = false;
+    Bias bias_ = Bias::none;
     Edge edges_ = Edge::none;
+    // Pins that share this input (Backend::share_input): each gets every raw edge, before this
+    // pin's debounce, and debounces on its own.
+    std::vector<SharedInputPin*> readers_;
+    bool holds_line_ = true;  // false for a SharedInputPin: closing it leaves the line to its holder
 
     EdgeHandler handler_;
     Nanos debounce_{0};
@@ -149,6 +163,12 @@ public:
     // Claims a line for `owner` ("the LED 'red'"). The one place that raises "already in use":
     // Error(part_in_use), naming the line and who holds it.
     std::unique_ptr<Pin> claim(const LineInfo& line, const std::string& owner);
+    // A second reader of an input line that another pin holds (berrykitd gives each program its
+    // own button on the line its own button holds). The new pin sees every edge of the line with
+    // its own edge handler and debounce; it cannot write, and make_input must ask for the bias
+    // the line already has (the pull is one resistor, shared by every reader). Error(part_in_use)
+    // when no pin holds the line or it is an output.
+    std::unique_ptr<Pin> share_input(const LineInfo& line, const std::string& owner);
     // Who holds a line now, if anyone.
     std::optional<std::string> owner_of(std::string_view line_name) const;
 
@@ -186,6 +206,7 @@ private:
     Scheduler scheduler_;
     mutable std::recursive_mutex lock_;
     std::map<std::string, std::string, std::less<>> owners_;  // line name → owner
+    std::map<std::string, Pin*, std::less<>> pins_;            // line name → the pin that holds it
     EventLoop* loop_ = nullptr;
 };
 

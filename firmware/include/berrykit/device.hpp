@@ -27,6 +27,11 @@ struct PartBinding {
     std::string description;                // "the LED 'red'", or "the LED on GPIO17"
     std::map<std::string, LineInfo> lines;  // role ("line", "red", "trigger", …) → line
     PartDef def;                            // the board's settings, or defaults for a bare line
+    // A second device on a part another device already holds: its input lines are shared
+    // (Backend::share_input), and a light or distance sensor takes the holder's measurements
+    // instead of measuring itself. berrykitd opens one per program, so each program's button has
+    // its own hold time and bounce time, and each sensor its own smoothing and threshold.
+    bool shared = false;
 };
 
 class Device {

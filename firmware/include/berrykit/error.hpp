@@ -38,10 +38,17 @@ std::string explain_json_parse_error(const std::string& nlohmann_message);
 class Error : public std::runtime_error {
 public:
     Error(ErrorCode code, const std::string& message);
+    // With the part it is about and a hint a client can word its own advice from (the name of
+    // the part that was probably meant, the class that opens it): berrykitd sends both.
+    Error(ErrorCode code, const std::string& message, std::string part, std::string hint);
     ErrorCode code() const noexcept { return code_; }
+    const std::string& part() const noexcept { return part_; }
+    const std::string& hint() const noexcept { return hint_; }
 
 private:
     ErrorCode code_;
+    std::string part_;
+    std::string hint_;
 };
 
 }  // namespace berrykit

@@ -34,6 +34,8 @@ struct KitOptions {
     std::string board = "classroom";  // a board name (searched in board_dirs) or a path to a .json
     std::vector<std::filesystem::path> board_dirs;
     bool manual_clock = false;  // simulated board only: time moves only on advance()
+    // With a manual clock the kit has an event loop only when loop_thread is false (berrykitd
+    // runs it for its sockets; the board's timers still run only on advance()).
     std::size_t history_limit = 100000;
     // With a real clock, run the event loop on a thread of its own (scripts). berrykitd says
     // false and runs loop() itself, on its main thread, with its client sockets on it too.
@@ -115,6 +117,14 @@ public:
     // The part's line history; `role` picks one line of a multi-line part ("red" of an RGB LED).
     std::vector<Sample> history(const PartRef& ref, const std::string& role = "");
     void clear_history(const PartRef& ref, const std::string& role = "");
+    // Samples the history lost at its front (the backend's history_limit) since it began.
+    std::uint64_t history_dropped(const PartRef& ref, const std::string& role = "");
+
+    // The open device that holds a line (not a shared one), if any.
+    Device* holder_of(const std::string& line_name) const;
+    // Called (from any thread, with the board lock held) whenever a device's state may have
+    // changed, as wait_until is woken: berrykitd re-checks the waits its programs asked for.
+    void set_on_notify(std::function<void()> hook);
 
     // Internal: device registration.
     std::uint64_t register_device(Device* device);
@@ -148,6 +158,7 @@ private:
     std::uint64_t next_device_id_ = 1;
     std::atomic<bool> closed_{false};  // written under the board lock, read from any thread
 
+    std::function<void()> on_notify_;  // set before devices run; board lock
     std::atomic<std::uint64_t> generation_{0};
     std::mutex wait_mutex_;
     std::condition_variable wait_cv_;

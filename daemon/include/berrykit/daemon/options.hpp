@@ -1,7 +1,8 @@
 // berrykitd — its command line (CLI11).
 //
 //   berrykitd [--config PATH] [--board NAME|PATH] [--backend auto|sim|gpiod] [--socket PATH]
-//             [--log-level error|warning|info|debug] [--check-config] [--version] [--help]
+//             [--clock real|manual] [--log-level error|warning|info|debug] [--check-config]
+//             [--version] [--help]
 //
 // Flags override the config file's values. parse_command_line() never exits the process: it says
 // either "run with this config" or "exit now with this code and this text", and main does it.
@@ -29,6 +30,10 @@ struct CommandLine {
     std::optional<std::string> backend;
     std::optional<std::string> socket_path;  // made absolute from the current folder
     std::optional<std::string> log_level;
+    // "manual": the simulated board's time stands still until a program's sim_advance request
+    // (tests and lesson checks drive a shared board on simulated time). A flag only, not a config
+    // key: a classroom's berrykitd always runs in real time.
+    bool manual_clock = false;
     bool check_config = false;
 
     // The config file (the defaults when the default file is missing) with the flags laid over

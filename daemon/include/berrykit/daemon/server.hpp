@@ -14,6 +14,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <atomic>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -26,6 +28,17 @@
 namespace berrykit::daemon {
 
 class Outbox;
+class PartDevice;
+
+// One request of the local API, as the table in server.cpp defines it (daemon/PROTOCOL.md lists
+// the same): its name; whether it needs the program to hold the part's claim first; whether it
+// works only on the simulated board; whether the classroom page may make it.
+struct RequestInfo {
+    std::string op;
+    bool needs_claim = false;
+    bool sim_only = false;
+    bool from_page = false;
+};
 
 inline constexpr int protocol_version = 1;
 
@@ -38,7 +51,8 @@ struct ServerOptions {
     std::size_t send_queue_bytes = 1048576;
     std::map<std::string, std::vector<std::string>> part_groups;  // part → Unix groups allowed
     std::string device_id = "berrykit";
-    // Seconds between measurements of the light and distance sensors (config sensors.<part>.period).
+    // Seconds between samples of each sampled sensor (config sensors.<part>.period). A light or
+    // distance sensor measures as often as in a script; its latest value is sampled.
     std::map<std::string, double> sensor_periods;
     // The sensors whose readings go to subscribers as "reading" events, at those periods.
     std::set<std::string> sampled;
@@ -116,9 +130,53 @@ public:
     void apply(const ServerOptions& options);
     const ServerOptions& options() const noexcept { return options_; }
 
+    // Every request berrykitd answers, in PROTOCOL.md's order.
+    static std::vector<RequestInfo> requests();
+
 private:
     struct Client;
     struct Part;
+    struct Wait;
+    struct Request;
+    static const std::vector<Request>& request_table();
+    // The requests, one handler each (the table in server.cpp names them).
+    nlohmann::json on_hello(Client& client, const nlohmann::json& request);
+    nlohmann::json on_parts(Client& client, const nlohmann::json& request);
+    nlohmann::json on_claim(Client& client, const nlohmann::json& request);
+    nlohmann::json on_release(Client& client, const nlohmann::json& request);
+    nlohmann::json on_set(Client& client, const nlohmann::json& request);
+    nlohmann::json on_frequency(Client& client, const nlohmann::json& request);
+    nlohmann::json on_get(Client& client, const nlohmann::json& request);
+    nlohmann::json on_blink(Client& client, const nlohmann::json& request);
+    nlohmann::json on_pulse(Client& client, const nlohmann::json& request);
+    nlohmann::json on_read(Client& client, const nlohmann::json& request);
+    nlohmann::json on_configure(Client& client, const nlohmann::json& request);
+    nlohmann::json on_wait(Client& client, const nlohmann::json& request);
+    nlohmann::json on_clock(Client& client, const nlohmann::json& request);
+    nlohmann::json on_cloud_send(Client& client, const nlohmann::json& request);
+    nlohmann::json on_cloud_status(Client& client, const nlohmann::json& request);
+    nlohmann::json on_subscribe(Client& client, const nlohmann::json& request);
+    nlohmann::json on_unsubscribe(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_press(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_release(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_hold(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_trigger_motion(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_set_sensor(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_set_sensor_fault(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_history(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_clear_history(Client& client, const nlohmann::json& request);
+    nlohmann::json on_sim_advance(Client& client, const nlohmann::json& request);
+
+    // A program's own device for a part: an input's or sensor's it opened, else the part's.
+    PartDevice& device_for(Client& client, Part& part);
+    // The part's device replaced (an output a program opens, or the board's again).
+    void replace_device(Part& part, std::unique_ptr<PartDevice> next);
+    // The board's device for the part again, after its owner let go (off, or as it was if kept).
+    void give_back(Part& part);
+    std::unique_ptr<PartDevice> open_board_device(const Part& part, const nlohmann::json& options);
+    void check_waits();
+    void answer_wait(std::list<Wait>::iterator wait, const nlohmann::json& reply);
+    void send_reply(Client& client, const nlohmann::json& reply);
 
     void accept_clients();
     void read_from(Client& client);
@@ -151,7 +209,15 @@ private:
     std::string topic_prefix_ = "berrykit";
     std::function<nlohmann::json()> cloud_status_;
     std::uint64_t next_client_serial_ = 1;
-    bool reply_deferred_ = false;  // set by a request whose reply is sent later (cloud_send)
+    bool reply_deferred_ = false;  // set by a request whose reply is sent later (cloud_send, wait)
+    struct ProgramDevice {
+        int fd;
+        std::string part;
+    };
+    std::map<std::uint64_t, ProgramDevice> program_devices_;  // device id → the program that opened it
+    std::list<Wait> waits_;
+    std::shared_ptr<std::atomic<bool>> waits_check_posted_ = std::make_shared<std::atomic<bool>>(false);
+    const nlohmann::json* current_id_ = nullptr;  // the id of the request being handled
     // Shared with work posted to the loop from other threads; false once the server is stopped.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     void to_cloud(const std::string& kind, const std::string& name, nlohmann::json fields, Nanos time,

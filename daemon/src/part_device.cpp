@@ -64,15 +64,16 @@ public:
     }
     void set(const json& value) override {
         if (!(value.is_boolean() || (value.is_number() && (value == 0 || value == 1)))) {
-            refuse("bad_request", "\"value\" for " + device_->description() + " is 1 (on) or 0 (off), got " +
-                                      describe_json(value));
+            refuse("bad_request",
+                   "\"value\" for " + device_->description() + " is 1 (on) or 0 (off), got " + describe_json(value));
         }
         device_->set_value(value.is_boolean() ? value.get<bool>() : value.get<double>() == 1);
     }
     void blink(const json& request, bool pulse) override {
         if (pulse || number_field(request, "fade_in_time", 0) != 0 || number_field(request, "fade_out_time", 0) != 0) {
-            refuse("wrong_type", device_->description() + " can only be on or off, so it cannot fade: open it as a "
-                                                          "PWMLED to fade it");
+            refuse("wrong_type", device_->description() +
+                                     " can only be on or off, so it cannot fade: open it as a "
+                                     "PWMLED to fade it");
         }
         device_->blink(number_field(request, "on_time", 1), number_field(request, "off_time", 1),
                        count_field(request, "n"));
@@ -180,9 +181,9 @@ public:
     explicit ButtonPart(std::shared_ptr<Button> device) : PartDevice("button"), device_(std::move(device)) {}
     Device& device() override { return *device_; }
     json state() const override {
-        return json{{"pressed", device_->is_active()},      {"active_time", optional_json(device_->active_time())},
-                    {"held", device_->is_held()},           {"held_time", optional_json(device_->held_time())},
-                    {"hold_time", device_->hold_time()},    {"hold_repeat", device_->hold_repeat()}};
+        return json{{"pressed", device_->is_active()},   {"active_time", optional_json(device_->active_time())},
+                    {"held", device_->is_held()},        {"held_time", optional_json(device_->held_time())},
+                    {"hold_time", device_->hold_time()}, {"hold_repeat", device_->hold_repeat()}};
     }
     void configure(const json& settings) override {
         check_options(settings, device_->description(), {"hold_time", "hold_repeat"});
@@ -339,9 +340,10 @@ std::function<bool()> PartDevice::until(const std::string& what) {
 }
 
 const std::vector<std::string>& device_classes() {
-    static const std::vector<std::string> classes{
-        "led",          "pwm_led",         "buzzer",          "rgb_led",           "button",
-        "motion_sensor", "light_sensor",   "distance_sensor", "temperature_sensor", "climate_sensor"};
+    static const std::vector<std::string> classes{"led",           "pwm_led",         "buzzer",
+                                                  "rgb_led",       "button",          "motion_sensor",
+                                                  "light_sensor",  "distance_sensor", "temperature_sensor",
+                                                  "climate_sensor"};
     return classes;
 }
 
@@ -385,8 +387,9 @@ std::unique_ptr<PartDevice> open_part_device(Kit& kit, const std::string& as, co
         check_options(options, what, {"active_high", "initial_value"});
         const auto initial = opt_bool(options, "initial_value");
         return std::make_unique<DigitalPart>(
-            as, std::make_shared<DigitalOutputDevice>(
-                    k, binding, DigitalOutputDevice::Options{opt_bool(options, "active_high"), initial.value_or(false)}));
+            as,
+            std::make_shared<DigitalOutputDevice>(
+                k, binding, DigitalOutputDevice::Options{opt_bool(options, "active_high"), initial.value_or(false)}));
     }
     if (as == "pwm_led") {
         check_options(options, what, {"active_high", "initial_value", "frequency"});
@@ -406,10 +409,10 @@ std::unique_ptr<PartDevice> open_part_device(Kit& kit, const std::string& as, co
     }
     if (as == "button") {
         check_options(options, what, {"pull_up", "active_high", "bounce_time", "hold_time", "hold_repeat"});
-        return std::make_unique<ButtonPart>(std::make_shared<Button>(
-            k, binding,
-            Button::Options{input_options(options), opt_number(options, "hold_time"),
-                            opt_bool(options, "hold_repeat").value_or(false)}));
+        return std::make_unique<ButtonPart>(
+            std::make_shared<Button>(k, binding,
+                                     Button::Options{input_options(options), opt_number(options, "hold_time"),
+                                                     opt_bool(options, "hold_repeat").value_or(false)}));
     }
     if (as == "motion_sensor") {
         check_options(options, what, {"pull_up", "active_high", "bounce_time"});

@@ -54,15 +54,14 @@ const char* event_words(EventKind kind) {
     return "did something";
 }
 
-
 }  // namespace
 
 struct Server::Part {
     PartDef def;
     // The board's device, or while a program holds an output, the one that program opened.
     std::unique_ptr<PartDevice> device;
-    int owner = -1;                // the client (fd) that claimed an output
-    bool owners_device = false;    // `device` is the owner's, opened with its options
+    int owner = -1;              // the client (fd) that claimed an output
+    bool owners_device = false;  // `device` is the owner's, opened with its options
 };
 
 struct Server::Client {
@@ -212,12 +211,21 @@ void Server::start_sampling() {
         PartDevice* device = it->second->device.get();
         const std::string as = device->as();
         if (as == "temperature_sensor" || as == "climate_sensor") {
-            sampler_->add(name, period->second, [device] { return device->read(); }, true);
+            sampler_->add(
+                name, period->second, [device] { return device->read(); }, true);
         } else if (as == "light_sensor") {
-            sampler_->add(name, period->second, [device] { return json{{"value", device->state()["value"]}}; }, false);
+            sampler_->add(
+                name, period->second,
+                [device] {
+                    return json{{"value", device->state()["value"]}};
+                },
+                false);
         } else if (as == "distance_sensor") {
             sampler_->add(
-                name, period->second, [device] { return json{{"value", device->state()["value"]}, {"unit", "m"}}; },
+                name, period->second,
+                [device] {
+                    return json{{"value", device->state()["value"]}, {"unit", "m"}};
+                },
                 false);
         }
     }
@@ -520,10 +528,10 @@ Server::Part& Server::part_for(Client& client, const json& request, bool need_cl
     }
     Part& part = *it->second;
     if (!allowed(client, part)) {
-        refuse("forbidden",
-               "you are not allowed to use '" + name + "': ask your teacher to add you to the group " +
-                   "that may use it",
-               json{{"part", name}});
+        refuse(
+            "forbidden",
+            "you are not allowed to use '" + name + "': ask your teacher to add you to the group " + "that may use it",
+            json{{"part", name}});
     }
     if (need_claim && is_output(part.def.type) && part.owner != client.fd) {
         if (part.owner >= 0) {
@@ -665,14 +673,10 @@ json Server::on_hello(Client& client, const json& request) {
     if (const auto it = request.find("program"); it != request.end() && it->is_string()) {
         client.peer.program = it->get<std::string>().substr(0, 64);
     }
-    return json{{"protocol", protocol_version},
-                {"daemon", "berrykitd"},
-                {"board", kit_->board().name},
-                {"board_file", kit_->board().file},
-                {"backend", kit_->backend_kind()},
-                {"clock", kit_->manual_clock() ? "manual" : "real"},
-                {"device", options_.device_id},
-                {"page", page_url_.empty() ? json(nullptr) : json(page_url_)}};
+    return json{{"protocol", protocol_version},    {"daemon", "berrykitd"},
+                {"board", kit_->board().name},     {"board_file", kit_->board().file},
+                {"backend", kit_->backend_kind()}, {"clock", kit_->manual_clock() ? "manual" : "real"},
+                {"device", options_.device_id},    {"page", page_url_.empty() ? json(nullptr) : json(page_url_)}};
 }
 
 json Server::on_parts(Client&, const json&) { return json{{"parts", parts()}}; }
@@ -756,8 +760,9 @@ json Server::on_claim(Client& client, const json& request) {
         changed(part.def.name);
     } else {
         if (const auto it = client.devices.find(part.def.name); it != client.devices.end()) {
-            throw Error(ErrorCode::part_in_use, already_in_use(binding.lines.begin()->second.name,
-                                                               it->second->device().description(), binding.description));
+            throw Error(ErrorCode::part_in_use,
+                        already_in_use(binding.lines.begin()->second.name, it->second->device().description(),
+                                       binding.description));
         }
         binding.shared = true;
         auto mine = open_part_device(*kit_, as, binding, options);
@@ -787,8 +792,7 @@ json Server::on_release(Client& client, const json& request) {
     if (part.owner == client.fd) {
         part.owner = -1;
         give_back(part);
-        log_for_page(part.def.name, client.peer.program + " let go of " + part.def.name,
-                     kit_->backend().clock().now());
+        log_for_page(part.def.name, client.peer.program + " let go of " + part.def.name, kit_->backend().clock().now());
     }
     client.claims.erase(part.def.name);
     return json::object();
@@ -833,9 +837,9 @@ json Server::on_read(Client& client, const json& request) {
 json Server::on_configure(Client& client, const json& request) {
     Part& part = part_for(client, request, false);
     const auto it = client.devices.find(part.def.name);
-    PartDevice* device = it != client.devices.end() ? it->second.get()
+    PartDevice* device = it != client.devices.end()                      ? it->second.get()
                          : part.owners_device && part.owner == client.fd ? part.device.get()
-                                                                          : nullptr;
+                                                                         : nullptr;
     if (!device) {
         refuse("not_claimed",
                "open '" + part.def.name + "' first (a claim with \"as\"): its settings are your program's own",
@@ -967,8 +971,8 @@ json Server::on_sim_set_sensor(Client&, const json& request) {
         std::vector<std::pair<double, double>> points;
         for (const json& point : *curve) {
             if (!point.is_array() || point.size() != 2 || !point[0].is_number() || !point[1].is_number()) {
-                refuse("bad_request", "each point of \"curve\" is [seconds, value], two numbers, got " +
-                                          describe_json(point));
+                refuse("bad_request",
+                       "each point of \"curve\" is [seconds, value], two numbers, got " + describe_json(point));
             }
             points.emplace_back(point[0].get<double>(), point[1].get<double>());
         }
@@ -994,7 +998,8 @@ namespace {
 PartRef part_ref(const json& request) {
     const json& ref = field(request, "part");
     if (ref.is_number_integer()) return ref.get<int>();
-    if (!ref.is_string()) refuse("bad_request", "\"part\" must be a part's name or a GPIO number, got " + describe_json(ref));
+    if (!ref.is_string())
+        refuse("bad_request", "\"part\" must be a part's name or a GPIO number, got " + describe_json(ref));
     return ref.get<std::string>();
 }
 std::string line_role(const json& request) {

@@ -123,7 +123,8 @@ LightSensor::LightSensor(std::shared_ptr<Kit> kit, PartBinding binding, Options 
     if (this->binding().shared) {
         source_ = dynamic_cast<LightSensor*>(this->kit().holder_of(this->binding().lines.begin()->second.name));
         if (!source_) {
-            throw Error(ErrorCode::part_in_use, description() + " is not measured by anyone yet, so it cannot be shared");
+            throw Error(ErrorCode::part_in_use,
+                        description() + " is not measured by anyone yet, so it cannot be shared");
         }
         if (limit_ > source_->limit_) {
             throw Error(ErrorCode::bad_value,
@@ -216,7 +217,8 @@ DistanceSensor::DistanceSensor(std::shared_ptr<Kit> kit, PartBinding binding, Op
     if (this->binding().shared) {
         source_ = dynamic_cast<DistanceSensor*>(this->kit().holder_of(this->binding().lines.at("echo").name));
         if (!source_) {
-            throw Error(ErrorCode::part_in_use, description() + " is not measured by anyone yet, so it cannot be shared");
+            throw Error(ErrorCode::part_in_use,
+                        description() + " is not measured by anyone yet, so it cannot be shared");
         }
         source_->followers_.push_back(this);
         return;

@@ -51,11 +51,11 @@ protected:
     void do_make_input(Bias bias, Edge) override {
         const Pin& holder = held();
         if (bias != holder.bias()) {
-            throw Error(ErrorCode::bad_value, "the pull of " + line().name + " (" + holder.owner() + ") is " +
-                                                  to_string(holder.bias()) +
-                                                  ", set by the board for every program that shares it, so it "
-                                                  "cannot be " + to_string(bias) +
-                                                  " for one program: leave the pull as the board has it");
+            throw Error(ErrorCode::bad_value,
+                        "the pull of " + line().name + " (" + holder.owner() + ") is " + to_string(holder.bias()) +
+                            ", set by the board for every program that shares it, so it "
+                            "cannot be " +
+                            to_string(bias) + " for one program: leave the pull as the board has it");
         }
     }
     void do_write(bool) override {

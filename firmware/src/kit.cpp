@@ -132,9 +132,9 @@ PartBinding Kit::resolve(const PartRef& ref, std::initializer_list<PartType> acc
     if (const auto* name = std::get_if<std::string>(&ref)) {
         if (const PartDef* def = board_.find(*name)) {
             if (!accepts(def->type)) {
-                throw Error(ErrorCode::wrong_type, "'" + *name + "' is " + a_or_an(to_friendly(def->type)) + ", not " +
-                                                       a_or_an(kind) + ": open it with " + class_for(def->type) +
-                                                       "(\"" + *name + "\")",
+                throw Error(ErrorCode::wrong_type,
+                            "'" + *name + "' is " + a_or_an(to_friendly(def->type)) + ", not " + a_or_an(kind) +
+                                ": open it with " + class_for(def->type) + "(\"" + *name + "\")",
                             *name, class_for(def->type));
             }
             binding.part = *name;

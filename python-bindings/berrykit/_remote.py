@@ -139,8 +139,9 @@ class RemoteKit:
         return self._closed
 
     def parts(self):
-        return [{k: p[k] for k in ("name", "type", "kind", "lines", "label", "active_high", "pull", "keep") if k in p}
-                for p in self.request("parts")["parts"]]
+        """The parts as in-process (name, type, kind, lines, label, active_high, pull, keep), with
+        berrykitd's ``state`` and ``owner`` of each too."""
+        return list(self.request("parts")["parts"])
 
     def seconds(self):
         return self.request("clock")["seconds"]

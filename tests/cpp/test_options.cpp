@@ -212,7 +212,8 @@ TEST_CASE("a --config file that does not exist is an error") {
     CHECK(empty.text == "--config: needs the path of a config file\n");
 }
 
-TEST_CASE("the flag --clock manual stops the simulated board's clock until a program moves it, and real is the default") {
+TEST_CASE(
+    "the flag --clock manual stops the simulated board's clock until a program moves it, and real is the default") {
     const auto command_line = [](const std::vector<std::string>& args) {
         const ParsedOptions parsed = parse(args);
         REQUIRE(std::holds_alternative<RunDaemon>(parsed));
@@ -250,7 +251,8 @@ TEST_CASE("a bad flag value is named with the flag and exits 2") {
 
 TEST_CASE("an unknown flag or a stray word is refused, with the flags there are") {
     const std::string flags =
-        "its flags are --config, --board, --backend, --socket, --clock, --log-level, --check-config, --version and --help\n";
+        "its flags are --config, --board, --backend, --socket, --clock, --log-level, --check-config, --version and "
+        "--help\n";
     const ExitNow unknown = exit_of({"--frobnicate"});
     CHECK(unknown.code == exit_bad_config);
     CHECK(unknown.text == "berrykitd has no flag --frobnicate: " + flags);

@@ -177,12 +177,12 @@ def test_a_pwm_leds_frequency_goes_through_the_daemon(daemon, tmp_path):
         assert refused.startswith("refused") and "frequency" in refused, refused
         teacher = Client(daemon.socket)
         state = teacher.request("get", part="red")["state"]
-        assert state == {"value": 0.25, "frequency": 440.0}, state   # kept by the daemon
+        assert state == {"value": 0.25, "frequency": 440.0, "animating": False}, state   # kept by the daemon
         kid.stdin.write("\n")
         kid.stdin.flush()
         assert kid.wait(10) == 0
         state = teacher.request("get", part="red")["state"]
-        assert state == {"value": 0.0, "frequency": 100.0}, state     # at rest when the script ends
+        assert state == {"value": 0.0, "frequency": 100.0, "animating": False}, state  # at rest when it ends
         teacher.close()
     finally:
         kid.kill()

@@ -80,8 +80,8 @@ private:
     // this sensor and every shared one that follows it.
     void measured(Nanos charge, Nanos time);
 
-    LightSensor* source_ = nullptr;           // shared: the sensor that measures for this one
-    std::vector<LightSensor*> followers_;     // the shared sensors this one measures for
+    LightSensor* source_ = nullptr;        // shared: the sensor that measures for this one
+    std::vector<LightSensor*> followers_;  // the shared sensors this one measures for
     std::unique_ptr<Pin> pin_;
     Nanos limit_;
     Nanos period_;

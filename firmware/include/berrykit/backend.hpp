@@ -206,7 +206,7 @@ private:
     Scheduler scheduler_;
     mutable std::recursive_mutex lock_;
     std::map<std::string, std::string, std::less<>> owners_;  // line name → owner
-    std::map<std::string, Pin*, std::less<>> pins_;            // line name → the pin that holds it
+    std::map<std::string, Pin*, std::less<>> pins_;           // line name → the pin that holds it
     EventLoop* loop_ = nullptr;
 };
 

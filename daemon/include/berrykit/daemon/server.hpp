@@ -12,9 +12,9 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
-#include <atomic>
 #include <list>
 #include <map>
 #include <memory>
